@@ -1,0 +1,3 @@
+from edgeprobe.cli import main
+
+raise SystemExit(main())

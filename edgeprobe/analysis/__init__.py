@@ -1,0 +1,1 @@
+"""Reading results: summaries, comparisons, tables (never imports torch)."""

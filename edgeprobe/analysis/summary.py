@@ -1,0 +1,56 @@
+"""A run's summary: one row per model and length, both prefill variants side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgeprobe.analysis.figures import figures
+
+
+@dataclass
+class SummaryRow:
+    model: str
+    implementation: str
+    family: str
+    kernel_path: str | None
+    length_tokens: int
+    ttft_published_s: float | None = None
+    ttft_lean_s: float | None = None
+    tpot_s: float | None = None
+    peak_published_bytes: int | None = None
+    peak_lean_bytes: int | None = None
+    cache_bytes: int | None = None
+    statuses: dict[str, str] = field(default_factory=dict)  # variant -> status
+
+    @property
+    def status(self) -> str:
+        bad = {v: s for v, s in self.statuses.items() if s != "ok"}
+        if not bad:
+            return "ok"
+        return ", ".join(f"{s} ({v})" for v, s in sorted(bad.items()))
+
+
+def summarize(points: list[dict[str, Any]]) -> list[SummaryRow]:
+    rows: dict[tuple[str, str, int], SummaryRow] = {}
+    for point in points:
+        if point.get("search"):
+            continue
+        key = (point["model"], point.get("implementation", "hf"), point["length_tokens"])
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = SummaryRow(point["model"], key[1], point.get("family", "?"),
+                                         point.get("kernel_path"), point["length_tokens"])
+        variant = point.get("variant", "published")
+        row.statuses[variant] = point.get("status", "?")
+        if point.get("status") != "ok":
+            continue
+        row.kernel_path = row.kernel_path or point.get("kernel_path")
+        fig = figures(point)
+        if variant == "published":
+            row.ttft_published_s, row.peak_published_bytes = fig["ttft_s"], fig["peak_bytes"]
+        else:
+            row.ttft_lean_s, row.peak_lean_bytes = fig["ttft_s"], fig["peak_bytes"]
+        row.tpot_s = fig["tpot_s"] if fig["tpot_s"] is not None else row.tpot_s
+        row.cache_bytes = fig["cache_bytes"] if fig["cache_bytes"] is not None else row.cache_bytes
+    return sorted(rows.values(), key=lambda r: (r.model, r.implementation, r.length_tokens))

@@ -1,0 +1,1 @@
+"""One module per CLI command: turns parsed arguments into calls and prints results."""

@@ -1,0 +1,179 @@
+"""``edgeprobe run``: a suite on this machine, with live progress and a summary at the end."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_data_dir
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from edgeprobe.analysis.render import max_context_table, summary_table
+from edgeprobe.bundle import read_bundle
+from edgeprobe.errors import UsageError
+from edgeprobe.runner import Runner, RunSettings
+from edgeprobe.signals import interruptible
+from edgeprobe.suite import load_preset, load_suite
+from edgeprobe.units import format_bytes, format_seconds, parse_bytes, parse_tokens
+
+
+def default_bundle_path(suite: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    host = socket.gethostname().split(".")[0] or "host"
+    return Path(user_data_dir("edgeprobe")) / f"{suite}-{host}-{stamp}.epb"
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [part for value in values or [] for part in value.replace(",", " ").split()]
+
+
+def _weights(values: list[str] | None, models: tuple[str, ...]) -> dict[str, Path]:
+    result: dict[str, Path] = {}
+    for value in values or []:
+        name, sep, folder = value.partition("=")
+        if not sep:
+            if len(models) != 1:
+                raise UsageError("--weights DIR needs exactly one model; use --weights MODEL=DIR")
+            name, folder = models[0], value
+        load_preset(name)
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"--weights {value}: {path} is not a folder")
+        result[name] = path
+    return result
+
+
+def settings_from_args(args: argparse.Namespace) -> RunSettings:
+    suite = load_suite(args.suite)
+    for flag in ("decode_tokens", "repeats", "warmup"):
+        value = getattr(args, flag)
+        if value is not None and value < (1 if flag == "repeats" else 0):
+            raise UsageError(f"--{flag.replace('_', '-')} must be "
+                             f"{'at least 1' if flag == 'repeats' else 'zero or more'}")
+    suite = suite.with_overrides(
+        models=_split(args.models) or None,
+        lengths=[parse_tokens(v) for v in _split(args.lengths)] or None,
+        variants=args.variants, decode_tokens=args.decode_tokens, repeats=args.repeats,
+        warmup=args.warmup, implementation=args.impl)
+    device = args.device
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise UsageError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
+    out = Path(args.out).expanduser() if args.out else default_bundle_path(suite.name)
+    if out.exists():
+        raise UsageError(f"{out} already exists; choose another --out")
+    if args.point_timeout <= 0:
+        raise UsageError("--point-timeout must be positive")
+    return RunSettings(
+        suite=suite, out_path=out, device=device, dtype=args.dtype,
+        memory_budget_bytes=parse_bytes(args.memory_budget) if args.memory_budget else None,
+        find_max_context=args.find_max_context,
+        search_resolution_tokens=parse_tokens(args.search_resolution),
+        search_limit_tokens=parse_tokens(args.search_limit),
+        weights=_weights(args.weights, suite.models), point_timeout_s=args.point_timeout,
+        threads=args.threads)
+
+
+class ProgressView:
+    """Listener that draws a progress bar and one line per finished point."""
+
+    def __init__(self, console: Console, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                                 transient=True, disable=quiet)
+        self.task: Any = None
+
+    def __call__(self, kind: str, **data: Any) -> None:
+        getattr(self, f"on_{kind}", lambda **_: None)(**data)
+
+    def on_started(self, header: dict[str, Any], total: int, path: str) -> None:
+        budget = header.get("memory_budget_bytes")
+        self.console.print(
+            f"[bold]edgeprobe[/] suite [cyan]{header['suite']}[/] on [cyan]{header['device']}[/] "
+            f"({header['kind']}, {header['dtype']}, power mode {header.get('power_mode') or 'n/a'}"
+            + (f", memory budget {format_bytes(budget)}" if budget else "") + ")")
+        self.console.print(f"bundle: {path}", highlight=False)
+        self.progress.start()
+        self.task = self.progress.add_task("starting", total=total)
+
+    def on_notice(self, message: str, level: str = "info") -> None:
+        style = {"warning": "bold yellow", "error": "bold red"}.get(level, "dim")
+        self.console.print(f"[{style}]{level}:[/] {escape(message)}", highlight=False)
+
+    def on_model_loading(self, model: str) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, description=f"loading {model}")
+
+    def on_model_loaded(self, model: str, record: dict[str, Any]) -> None:
+        path = record["kernel_path"]
+        detail = ", ".join(f"{k} {path[k]}" for k in ("ssm_scan", "conv1d", "attention")
+                           if path[k] != "n/a")
+        if not self.quiet:
+            self.console.print(f"[bold]{model}[/] {record['params'] / 1e6:.1f}M params, "
+                               f"{record['dtype']}, kernel path [bold]{path['summary']}[/] "
+                               f"({detail})", highlight=False)
+
+    def on_point_started(self, model: str, length: int, variant: str, search: bool) -> None:
+        if self.task is not None:
+            what = "searching" if search else "probing"
+            self.progress.update(self.task, description=f"{what} {model} {length} {variant}")
+
+    def on_point(self, record: dict[str, Any]) -> None:
+        if self.task is not None and not record.get("search"):
+            self.progress.advance(self.task)
+        if self.quiet:
+            return
+        prefill = record.get("prefill") or {}
+        decode = record.get("decode") or {}
+        memory = record.get("memory") or {}
+        peak = memory.get("peak_reserved_bytes") or memory.get("peak_rss_bytes")
+        status = record["status"]
+        tag = "search " if record.get("search") else ""
+        text = (f"  {tag}{record['model']}/{record['implementation']} {record['length_tokens']:>7} "
+                f"{record['variant']:<9}")
+        if status == "ok":
+            text += f" TTFT {format_seconds(prefill.get('ttft_s'))}"
+            if decode:
+                text += f"  TPOT {format_seconds(decode.get('tpot_s'))}"
+            text += f"  peak {format_bytes(peak)}"
+            self.console.print(text, highlight=False, markup=False)
+        elif status != "skipped":
+            self.console.print(f"{escape(text)} [yellow]{status}[/]: "
+                               f"{escape(str(record.get('error')))}", highlight=False)
+
+    def on_max_context(self, record: dict[str, Any]) -> None:
+        self.console.print(f"  max context {record['model']}/{record['implementation']} "
+                           f"{record['variant']}: {record.get('max_ok_tokens')} tokens "
+                           f"(first failure {record.get('first_fail_tokens')}: "
+                           f"{record.get('fail_status')})", highlight=False)
+
+    def on_finished(self, status: str, path: str, by_status: dict[str, int]) -> None:
+        self.progress.stop()
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    console = Console()
+    view = ProgressView(console, quiet=args.quiet)
+    with interruptible():
+        try:
+            path = Runner(settings, view).run()
+        except KeyboardInterrupt as stop:
+            view.progress.stop()
+            console.print(f"[yellow]stopped ({getattr(stop, 'signal_name', 'Ctrl-C')}); "
+                          f"completed points are in {settings.out_path}[/]")
+            return 130
+    bundle = read_bundle(path)
+    console.print(summary_table(bundle.points, title=f"{settings.suite.name}: results"))
+    if bundle.max_context:
+        console.print(max_context_table(bundle.max_context))
+    footer = bundle.footer or {}
+    counts = ", ".join(f"{n} {s}" for s, n in sorted((footer.get("by_status") or {}).items()))
+    console.print(f"bundle: [bold]{path}[/]  ({counts})", highlight=False)
+    return 0

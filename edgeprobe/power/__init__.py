@@ -1,0 +1,1 @@
+"""Power modes (nvpmodel, jetson_clocks, NVML power limit) and the thermal guard."""

@@ -1,0 +1,1 @@
+"""One measurement at a time: prefill, decode, memory, OOM, max-context search."""

@@ -1,0 +1,117 @@
+"""The probe worker process, seen from the runner (this module never imports torch).
+
+Every model runs in a separate process so that a fused kernel's illegal memory access, which
+leaves the CUDA context unusable, costs one point and a restart rather than the whole run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+
+class WorkerCrashed(RuntimeError):
+    """The worker process died or stopped answering."""
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+@dataclass
+class WorkerOptions:
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    memory_budget_bytes: int | None = None
+    log_path: str | None = None
+    threads: int | None = None
+
+
+def _entry(conn: Connection, options: WorkerOptions) -> None:
+    from edgeprobe.probe.worker_main import serve  # torch is imported here, in the child
+
+    serve(conn, options)
+
+
+class Worker:
+    def __init__(self, options: WorkerOptions) -> None:
+        self.options = options
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+        self.hello: dict[str, Any] = {}
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self, timeout_s: float = 300.0) -> dict[str, Any]:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self._process = context.Process(target=_entry, args=(child, self.options), daemon=True,
+                                        name="edgeprobe-worker")
+        self._process.start()
+        child.close()
+        self._conn = parent
+        self.hello = self.request({"op": "hello"}, timeout_s=timeout_s)
+        return self.hello
+
+    def request(self, message: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
+        if self._conn is None or self._process is None:
+            raise WorkerCrashed("worker not started")
+        try:
+            self._conn.send(message)
+            if not self._conn.poll(timeout_s):
+                self.kill()
+                raise WorkerCrashed(f"no answer within {timeout_s:.0f} s", timed_out=True)
+            return self._conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+            self._process.join(timeout=5)
+            code = self._process.exitcode
+            self._cleanup()
+            raise WorkerCrashed(f"worker exited ({_describe_exit(code)})") from None
+
+    def stop(self) -> None:
+        if self.alive and self._conn is not None:
+            try:
+                self._conn.send({"op": "stop"})
+                self._conn.poll(10)
+            except (OSError, EOFError):
+                pass
+        if self._process is not None:
+            self._process.join(timeout=10)
+        self.kill()
+
+    def kill(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout=10)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        if self._process is not None and not self._process.is_alive():
+            self._process = None
+
+    def log_tail(self, lines: int = 5) -> str:
+        if not self.options.log_path or not os.path.exists(self.options.log_path):
+            return ""
+        text = Path(self.options.log_path).read_text(errors="replace").strip().splitlines()
+        return "\n".join(text[-lines:])
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        import signal
+
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"

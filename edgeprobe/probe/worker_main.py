@@ -1,0 +1,200 @@
+"""The probe worker process itself: owns torch, the device and one model at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import traceback
+import warnings
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from edgeprobe.probe.worker import WorkerOptions
+
+FATAL_EXIT_CODE = 3
+
+
+def _die_with_parent() -> None:
+    """Linux: end this worker when the runner dies, even by kill -9."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _redirect_output(log_path: str | None) -> None:
+    if not log_path:
+        return
+    handle = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(handle, 1)
+    os.dup2(handle, 2)
+    os.close(handle)
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+
+
+class WorkerState:
+    def __init__(self, options: WorkerOptions) -> None:
+        import torch
+
+        self.options = options
+        self.torch = torch
+        self.device = self._resolve_device(options.device)
+        self.model: Any = None
+        self.budget: dict[str, Any] | None = None
+        self._profiler_warm = False
+
+    def _resolve_device(self, name: str) -> Any:
+        torch = self.torch
+        if name == "auto":
+            name = "cuda" if torch.cuda.is_available() else "cpu"
+        device = torch.device(name)
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise RuntimeError("CUDA was asked for but torch sees no CUDA GPU")
+            device = torch.device("cuda", device.index or 0)
+            torch.cuda.set_device(device)
+        return device
+
+    def hello(self, _: dict[str, Any]) -> dict[str, Any]:
+        from edgeprobe.models.kernel_path import package_availability
+        from edgeprobe.models.software import cuda_device_info, software_versions
+        from edgeprobe.probe.memory import apply_cuda_budget
+
+        torch = self.torch
+        if self.options.threads:
+            torch.set_num_threads(self.options.threads)
+        # Warm the thread pools before any CPU budget is measured from the address space.
+        (torch.ones(64, 64) @ torch.ones(64, 64)).sum().item()
+        device_info = (cuda_device_info(self.device) if self.device.type == "cuda"
+                       else {"kind": "cpu", "threads": torch.get_num_threads()})
+        budget = self.options.memory_budget_bytes
+        if budget:
+            self.budget = (apply_cuda_budget(self.device, budget) if self.device.type == "cuda"
+                           else {"mechanism": "rlimit_as", "budget_bytes": budget,
+                                 "applies": "address-space growth from each model's build on"})
+        return {
+            "ok": True,
+            "device": device_info,
+            "software": software_versions(),
+            "kernels_available": package_availability() if self.device.type == "cuda" else {},
+            "memory_budget": self.budget,
+            "pid": os.getpid(),
+        }
+
+    def load(self, message: dict[str, Any]) -> dict[str, Any]:
+        from edgeprobe.models.build import DTYPES, build, detect_kernel_path
+        from edgeprobe.probe.memory import release
+        from edgeprobe.suite.presets import load_preset
+
+        self.model = None
+        release(self.device)
+        preset = load_preset(message["model"])
+        weights = Path(message["weights"]) if message.get("weights") else None
+        if self.device.type == "cpu" and self.options.memory_budget_bytes:
+            self._prepare_cpu_budget(preset)
+        self.model = build(preset, message["implementation"], self.device,
+                           DTYPES[message["dtype"]], seed=message.get("seed", 0),
+                           weights=weights, max_new_tokens=message.get("max_new_tokens", 1024))
+        kernel_path = detect_kernel_path(self.model)
+        release(self.device)
+        return {"ok": True, **self.model.describe(), "kernel_path": kernel_path.as_dict()}
+
+    def _prepare_cpu_budget(self, preset: Any) -> None:
+        """Do the one-time imports (model code, profiler) outside the budget, then cap."""
+        from transformers import AutoModelForCausalLM
+
+        from edgeprobe.models.build import hf_config, observed_names
+        from edgeprobe.probe.memory import apply_cpu_budget
+
+        torch = self.torch
+        with torch.device("meta"):
+            AutoModelForCausalLM.from_config(hf_config(preset))
+        if not self._profiler_warm:
+            observed_names(lambda: torch.ones(8).sum(), self.device)
+            self._profiler_warm = True
+        apply_cpu_budget(self.options.memory_budget_bytes)
+
+    def point(self, message: dict[str, Any]) -> dict[str, Any]:
+        from edgeprobe.probe.measure import PointSpec, measure_decode, measure_prefill, prompt
+        from edgeprobe.probe.memory import release
+
+        if self.model is None:
+            return {"ok": False, "status": "error", "error": "no model loaded"}
+        spec = PointSpec(**message["spec"])
+        ids = prompt(self.model, spec.length_tokens, spec.seed)
+        try:
+            result = measure_prefill(self.model, spec, ids)
+            if spec.decode_tokens > 0:
+                result.update(measure_decode(self.model, spec, ids, result["prefill"]["ttft_s"]))
+        finally:
+            del ids
+            release(self.device)
+        return {"ok": True, "status": "ok", **result}
+
+    def unload(self, _: dict[str, Any]) -> dict[str, Any]:
+        from edgeprobe.probe.memory import release
+
+        self.model = None
+        release(self.device)
+        return {"ok": True}
+
+
+def _failure(exc: BaseException) -> tuple[dict[str, Any], bool]:
+    from edgeprobe.models.build import ImplementationUnavailable
+    from edgeprobe.probe.memory import is_fatal_device_error, is_oom
+
+    message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+    if isinstance(exc, ImplementationUnavailable):
+        return {"ok": False, "status": "unavailable", "error": str(exc)}, False
+    if is_oom(exc):
+        return {"ok": False, "status": "oom", "error": message}, False
+    if is_fatal_device_error(exc):
+        return {"ok": False, "status": "kernel_error", "error": message, "fatal": True}, True
+    traceback.print_exc()
+    return {"ok": False, "status": "error", "error": message}, False
+
+
+def serve(conn: Connection, options: WorkerOptions) -> None:
+    _die_with_parent()
+    # Ctrl-C in the terminal reaches the whole process group: the runner decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _redirect_output(options.log_path)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        state = WorkerState(options)
+    except Exception as exc:
+        conn.send({"ok": False, "status": "error", "error": f"{type(exc).__name__}: {exc}"})
+        return
+    handlers = {"hello": state.hello, "load": state.load, "point": state.point,
+                "unload": state.unload}
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        op = message.get("op")
+        if op == "stop":
+            conn.send({"ok": True})
+            return
+        handler = handlers.get(op)
+        if handler is None:
+            conn.send({"ok": False, "status": "error", "error": f"unknown op {op!r}"})
+            continue
+        fatal = False
+        try:
+            reply = handler(message)
+        except Exception as exc:  # every failure becomes a recorded result
+            reply, fatal = _failure(exc)
+        if not reply.get("ok") and not fatal:
+            # Outside the except block, so the traceback's frames (and their tensors) are gone.
+            from edgeprobe.probe.memory import release
+
+            release(state.device)
+        conn.send(reply)
+        if fatal:
+            os._exit(FATAL_EXIT_CODE)

@@ -1,0 +1,1 @@
+"""Headless telemetry: platform facts and sensor samplers (no UI, no torch)."""

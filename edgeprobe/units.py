@@ -1,0 +1,82 @@
+"""Parsing and formatting of sizes and durations. Internally: bytes and seconds."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from edgeprobe.errors import UsageError
+
+_SIZE_UNITS: dict[str, int] = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "ki": 1024,
+    "kib": 1024,
+    "mi": 1024**2,
+    "mib": 1024**2,
+    "gi": 1024**3,
+    "gib": 1024**3,
+    "ti": 1024**4,
+    "tib": 1024**4,
+}
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_bytes(text: str) -> int:
+    """``"24GiB"`` -> 25769803776; ``"8GB"`` -> 8000000000; a bare number is bytes."""
+    match = _SIZE_RE.match(text)
+    unit = match.group(2).lower() if match else ""
+    if not match or unit not in _SIZE_UNITS:
+        raise UsageError(f"cannot read size {text!r}: use a number and a unit such as 24GiB or 8GB")
+    value = float(match.group(1)) * _SIZE_UNITS[unit]
+    if value <= 0:
+        raise UsageError(f"size {text!r} must be positive")
+    return int(value)
+
+
+def parse_tokens(text: str) -> int:
+    """``"32K"`` -> 32768 (K = 1024 tokens, as the study counts), ``"220000"`` -> 220000."""
+    match = re.match(r"^\s*(\d+)\s*([kKmM]?)\s*$", text)
+    if not match:
+        raise UsageError(f"cannot read length {text!r}: use tokens such as 4096 or 32K")
+    factor = {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2).lower()]
+    value = int(match.group(1)) * factor
+    if value <= 0:
+        raise UsageError(f"length {text!r} must be positive")
+    return value
+
+
+def format_bytes(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if abs(value) >= size:
+            return f"{value / size:.2f} {unit}"
+    return f"{int(value)} B"
+
+
+def format_seconds(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if value >= 1:
+        return f"{value:.2f} s"
+    if value >= 1e-3:
+        return f"{value * 1e3:.2f} ms"
+    return f"{value * 1e6:.1f} µs"
+
+
+def format_tokens(value: int | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 1024 and value % 1024 == 0:
+        return f"{value // 1024}K"
+    return str(value)

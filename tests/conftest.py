@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m edgeprobe`` as a user would, in a fresh process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "edgeprobe", *args], capture_output=True,
+                          text=True, timeout=timeout, env=full_env, cwd=cwd or REPO)
+
+
+def write_suite(folder: Path, name: str = "mini", **fields: object) -> Path:
+    """A suite TOML in a temporary folder; ``fields`` override the defaults below."""
+    values: dict[str, object] = {
+        "name": name,
+        "version": 1,
+        "models": ["tiny-qwen2", "tiny-mamba2"],
+        "lengths": [64, 128],
+        "prefill_variants": ["published", "lean"],
+        "decode_tokens": 4,
+        "warmup": 0,
+        "repeats": 1,
+    }
+    values.update(fields)
+    lines = []
+    for key, value in values.items():
+        if isinstance(value, str):
+            lines.append(f'{key} = "{value}"')
+        elif isinstance(value, list):
+            inner = ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in value)
+            lines.append(f"{key} = [{inner}]")
+        else:
+            lines.append(f"{key} = {value}")
+    path = folder / f"{name}.toml"
+    path.write_text(textwrap.dedent("\n".join(lines)) + "\n")
+    return path
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -1,0 +1,188 @@
+"""Real suite runs on the CPU with tiny models: bundle contents, OOM, max context, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from edgeprobe.bundle import read_bundle
+from tests.conftest import REPO, write_suite
+
+pytestmark = pytest.mark.slow
+
+
+def test_mini_suite_writes_a_bundle_that_show_reads(cli, tmp_path):
+    suite = write_suite(tmp_path, models=["tiny-qwen2", "tiny-mamba2", "tiny-zamba2"])
+    out = tmp_path / "run.epb"
+    result = cli("run", "--suite", str(suite), "--out", str(out), "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert str(out) in result.stdout and "results" in result.stdout
+
+    bundle = read_bundle(out)
+    assert bundle.complete and bundle.footer["status"] == "completed"
+    header = bundle.header
+    assert header["device"]["kind"] == "cpu"
+    assert header["software"]["torch"] and header["software"]["transformers"]
+    assert header["suite"]["name"] == "mini" and len(header["suite"]["sha256"]) == 64
+    assert header["settings"]["dtype"] == "float32"
+    models = {m["model"]: m for m in bundle.models}
+    assert models["tiny-mamba2"]["kernel_path"]["ssm_scan"] == "reference"
+    assert models["tiny-qwen2"]["kernel_path"]["attention"].startswith("sdpa")
+    points = bundle.points
+    assert len(points) == 3 * 2 * 2
+    for point in points:
+        assert point["status"] == "ok", point
+        assert point["prefill"]["ttft_s"] > 0
+        assert point["memory"]["peak_rss_bytes"] > 0
+        assert point["kernel_path"] in ("fused", "partial", "reference")
+        assert point["power_mode"] is None or isinstance(point["power_mode"], str)
+        if point["variant"] == "lean":
+            assert point["decode"]["tpot_s"] > 0 and point["decode"]["tokens"] == 4
+            assert point["prefill"]["logits_positions"] == 1
+        else:
+            assert "decode" not in point
+            assert point["prefill"]["logits_positions"] == point["length_tokens"]
+    # The transformer's KV cache grows with the prompt; the SSM's state does not.
+    cache = {(p["model"], p["length_tokens"]): p["cache_bytes"] for p in points
+             if p["variant"] == "lean"}
+    assert cache[("tiny-qwen2", 128)] == 2 * cache[("tiny-qwen2", 64)]
+    assert cache[("tiny-mamba2", 128)] == cache[("tiny-mamba2", 64)]
+
+    shown = cli("show", str(out), "--json")
+    assert shown.returncode == 0
+    document = json.loads(shown.stdout)
+    assert len(document["points"]) == 12
+    first = document["points"][0]
+    for key in ("model", "family", "length_tokens", "variant", "status", "ttft_s", "peak_bytes"):
+        assert key in first
+    text = cli("show", str(out))
+    assert "tiny-zamba2" in text.stdout and text.returncode == 0
+
+
+def test_out_of_memory_is_a_result_and_the_run_goes_on(cli, tmp_path):
+    # 8K positions x 8192 vocab x 4 bytes = 256 MiB of logits: past a 160 MiB budget for the
+    # all-position variant, while the last-position variant of the same prompt fits.
+    suite = write_suite(tmp_path, models=["tiny-qwen2", "tiny-mamba2"],
+                        lengths=[256, 8192, 16384], decode_tokens=0)
+    out = tmp_path / "oom.epb"
+    result = cli("run", "--suite", str(suite), "--out", str(out), "--device", "cpu",
+                 "--memory-budget", "160MiB")
+    assert result.returncode == 0, result.stderr
+    bundle = read_bundle(out)
+    assert bundle.header["settings"]["memory_budget_bytes"] == 160 * 1024**2
+    status = {(p["model"], p["length_tokens"], p["variant"]): p["status"] for p in bundle.points}
+    assert status[("tiny-qwen2", 256, "published")] == "ok"
+    assert status[("tiny-qwen2", 8192, "published")] == "oom"
+    assert status[("tiny-qwen2", 16384, "published")] == "skipped"
+    assert status[("tiny-qwen2", 8192, "lean")] == "ok"
+    # The next model still ran after the OOM.
+    assert status[("tiny-mamba2", 256, "lean")] == "ok"
+    oom = next(p for p in bundle.points if p["status"] == "oom")
+    assert "allocate" in oom["error"]
+
+
+def test_find_max_context_on_cpu(cli, tmp_path):
+    suite = write_suite(tmp_path, models=["tiny-qwen2"], lengths=[1024],
+                        prefill_variants=["published"], decode_tokens=0)
+    out = tmp_path / "max.epb"
+    result = cli("run", "--suite", str(suite), "--out", str(out), "--device", "cpu",
+                 "--memory-budget", "160MiB", "--find-max-context", "--search-limit", "64K")
+    assert result.returncode == 0, result.stderr
+    bundle = read_bundle(out)
+    (record,) = bundle.max_context
+    assert record["variant"] == "published" and not record["limit_reached"]
+    assert record["first_fail_tokens"] - record["max_ok_tokens"] <= 1024
+    trials = {t["length_tokens"]: t["status"] for t in record["trials"]}
+    assert trials[record["first_fail_tokens"]] == "oom"
+    assert trials.get(record["max_ok_tokens"], "ok") == "ok"
+    # The logits alone (positions x 8192 x 4 bytes) exceed the budget past 5K tokens.
+    assert 1024 <= record["max_ok_tokens"] < 5 * 1024
+    assert "Max context" in result.stdout
+
+
+def _wait_for(predicate, timeout_s=120.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
+
+
+def _points(path):
+    try:
+        return read_bundle(path).points
+    except Exception:
+        return []
+
+
+def _start_run(tmp_path, suite, out):
+    return subprocess.Popen([sys.executable, "-m", "edgeprobe", "run", "--suite", str(suite),
+                             "--out", str(out), "--device", "cpu", "--quiet"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def test_kill_9_keeps_every_completed_point(tmp_path):
+    suite = write_suite(tmp_path, models=["tiny-mamba", "tiny-qwen2"],
+                        lengths=[64, 128, 256, 512, 1024, 2048], repeats=2)
+    out = tmp_path / "killed.epb"
+    run = _start_run(tmp_path, suite, out)
+    _wait_for(lambda: len(_points(out)) >= 3)
+    children = psutil.Process(run.pid).children(recursive=True)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    bundle = read_bundle(out)
+    assert bundle.truncated and bundle.footer is None
+    assert len(bundle.points) >= 3
+    for point in bundle.points:
+        assert point["status"] == "ok" and point["prefill"]["ttft_s"] > 0
+    # The worker does not outlive its runner.
+    psutil.wait_procs(children, timeout=20)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_sigterm_closes_the_bundle_as_interrupted(tmp_path):
+    suite = write_suite(tmp_path, models=["tiny-mamba"], lengths=[64, 128, 256, 512, 1024, 2048])
+    out = tmp_path / "term.epb"
+    run = _start_run(tmp_path, suite, out)
+    _wait_for(lambda: len(_points(out)) >= 1)
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert "Traceback" not in stderr
+    bundle = read_bundle(out)
+    assert bundle.footer["status"] == "interrupted"
+    assert any(e["kind"] == "interrupted" and "SIGTERM" in e["message"] for e in bundle.events)
+
+
+def test_a_worker_that_dies_costs_one_point(tmp_path):
+    # The worker is killed from outside mid-point, as a kernel crash or the kernel's OOM
+    # killer would end it: that point is recorded, the worker restarts, the suite goes on.
+    suite = write_suite(tmp_path, models=["tiny-mamba", "tiny-qwen2"],
+                        lengths=[64, 4096], prefill_variants=["lean"], repeats=3, warmup=1,
+                        decode_tokens=0)
+    out = tmp_path / "crash.epb"
+    run = _start_run(tmp_path, suite, out)
+    _wait_for(lambda: len(_points(out)) >= 1)  # 64 done: the slow 4096 point is running
+    worker = _wait_for(lambda: [c for c in psutil.Process(run.pid).children()
+                                if "spawn_main" in " ".join(c.cmdline())])[0]
+    time.sleep(0.5)
+    worker.kill()
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0, stderr
+    bundle = read_bundle(out)
+    status = {(p["model"], p["length_tokens"]): p for p in bundle.points}
+    crashed = status[("tiny-mamba", 4096)]
+    assert crashed["status"] == "crashed" and "SIGKILL" in crashed["error"]
+    assert status[("tiny-qwen2", 64)]["status"] == "ok"
+    assert status[("tiny-qwen2", 4096)]["status"] == "ok"
+    assert any(e["kind"] == "worker_restart" for e in bundle.events)
