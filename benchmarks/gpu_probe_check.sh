@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Probe-engine check on a CUDA machine: smoke suite with both SSM implementations, a slice of
+# paper-desktop, and max-context searches under a 24 GiB budget. Bundles go to $OUT (or ./out).
+# Usage: bash benchmarks/gpu_probe_check.sh [smoke|slice|maxctx]...   (default: all three)
+set -u
+OUT=${OUT:-out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+EP=(python3 -m edgeprobe)
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(smoke slice maxctx)
+
+for step in "${steps[@]}"; do
+  case $step in
+    smoke)
+      "${EP[@]}" run --suite smoke --impl both --device cuda --out "$OUT/smoke-cuda.epb" \
+        > "$OUT/smoke.log" 2>&1
+      echo "smoke exit $?"; grep -E "kernel path|warning|error" "$OUT/smoke.log" | head -20
+      ;;
+    slice)
+      "${EP[@]}" run --suite paper-desktop --impl both --device cuda \
+        --models qwen2.5-0.5b mamba-790m mamba2-780m falcon-h1-0.5b --lengths 1K 8K 32K \
+        --warmup 1 --repeats 3 --out "$OUT/paper-slice.epb" > "$OUT/slice.log" 2>&1
+      echo "slice exit $?"; grep -E "kernel path|warning|error" "$OUT/slice.log" | head -20
+      ;;
+    maxctx)
+      timeout "${MAXCTX_TIMEOUT_S:-400}" "${EP[@]}" run --suite paper-desktop --impl both \
+        --device cuda --models qwen2.5-0.5b mamba2-780m --lengths 32K --decode-tokens 0 \
+        --warmup 0 --repeats 1 --find-max-context --memory-budget 24GiB --search-limit 512K \
+        --point-timeout 120 --out "$OUT/maxctx-24GiB.epb" > "$OUT/maxctx.log" 2>&1
+      echo "maxctx exit $?"; grep -E "max context|kernel_error|crashed" "$OUT/maxctx.log" | head -20
+      ;;
+  esac
+done
