@@ -15,7 +15,9 @@ for step in "${steps[@]}"; do
     smoke)
       "${EP[@]}" run --suite smoke --impl both --device cuda --out "$OUT/smoke-cuda.epb" \
         > "$OUT/smoke.log" 2>&1
-      echo "smoke exit $?"; grep -E "kernel path|warning|error" "$OUT/smoke.log" | head -20
+      code=$?
+      echo "smoke exit $code"; grep -E "kernel path|warning|error" "$OUT/smoke.log" | head -20
+      [ $code -eq 0 ] || { tail -30 "$OUT/smoke.log"; exit 1; }
       ;;
     slice)
       "${EP[@]}" run --suite paper-desktop --impl both --device cuda \
