@@ -99,6 +99,7 @@ class Runner:
                 "warmup": suite.warmup, "repeats": suite.repeats,
                 "implementation": suite.implementation, "seed": suite.seed,
                 "point_timeout_s": settings.point_timeout_s,
+                "min_prefill_window_s": suite.min_prefill_window_s,
             },
             "plan": [{"model": p.preset.name, "family": p.preset.family,
                       "implementation": p.implementation, "lengths": list(p.lengths),
@@ -261,7 +262,8 @@ class Runner:
         suite = self.settings.suite
         spec = {"length_tokens": length, "variant": variant, "seed": suite.seed,
                 "warmup": 0 if search else suite.warmup, "repeats": 1 if search else suite.repeats,
-                "decode_tokens": decode_tokens}
+                "decode_tokens": decode_tokens,
+                "min_window_s": 0.0 if search else suite.min_prefill_window_s}
         self.listener("point_started", model=plan.key, length=length, variant=variant,
                       search=search)
         record = self._base(plan, length, variant)

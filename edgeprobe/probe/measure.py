@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from edgeprobe.probe.memory import MemoryTracker
 from edgeprobe.probe.timing import spread, synchronize, timed, timer_name
 
 LOGITS_TO_KEEP = {"published": 0, "lean": 1}
+MAX_WINDOW_PASSES = 200
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class PointSpec:
     repeats: int = 3
     decode_tokens: int = 0  # 0: no decode for this point
     seed: int = 0
+    # Keep repeating the timed prefill until the window lasts this long (energy needs >= 1 s
+    # of power samples; the study integrated over 50+ passes). 0: exactly ``repeats`` passes.
+    min_window_s: float = 0.0
 
 
 def prompt(model: LoadedModel, length: int, seed: int) -> torch.Tensor:
@@ -40,25 +45,34 @@ def measure_prefill(model: LoadedModel, spec: PointSpec, ids: torch.Tensor) -> d
         with torch.inference_mode():
             return model.adapter.prefill(ids, keep)
 
-    for _ in range(spec.warmup):
-        logits, cache = once()
-        del logits, cache
     start = tracker.reset()
-    samples: list[float] = []
-    logits_info: dict[str, Any] = {}
-    cache_bytes = 0
-    for index in range(spec.repeats):
-        seconds, (logits, cache) = timed(once, model.device)
-        samples.append(seconds)
-        if index == spec.repeats - 1:
-            logits_info = {
-                "logits_positions": int(logits.shape[1]),
-                "logits_bytes": logits.numel() * logits.element_size(),
-                "logits_dtype": str(logits.dtype).removeprefix("torch."),
-            }
-            cache_bytes = tensor_bytes(cache)
-        del logits, cache
-    synchronize(model.device)
+    try:
+        for _ in range(spec.warmup):
+            logits, cache = once()
+            del logits, cache
+        samples: list[float] = []
+        logits_info: dict[str, Any] = {}
+        cache_bytes = 0
+        window_start = time.monotonic()
+        while len(samples) < spec.repeats or (
+                time.monotonic() - window_start < spec.min_window_s
+                and len(samples) < MAX_WINDOW_PASSES):
+            seconds, (logits, cache) = timed(once, model.device)
+            samples.append(seconds)
+            if not logits_info:
+                logits_info = {
+                    "logits_positions": int(logits.shape[1]),
+                    "logits_bytes": logits.numel() * logits.element_size(),
+                    "logits_dtype": str(logits.dtype).removeprefix("torch."),
+                }
+                cache_bytes = tensor_bytes(cache)
+            del logits, cache
+        synchronize(model.device)
+        window_end = time.monotonic()
+    except Exception as exc:
+        # The peak before the failure tells the max-context search how far off it was.
+        exc.edgeprobe_memory = {"at_start": start, **tracker.peak()}  # type: ignore[attr-defined]
+        raise
     stats = spread(samples)
     return {
         "prefill": {
@@ -69,12 +83,15 @@ def measure_prefill(model: LoadedModel, spec: PointSpec, ids: torch.Tensor) -> d
             "ttft_samples_s": samples,
             "prefill_tokens_per_s": spec.length_tokens / stats["median_s"],
             "warmup": spec.warmup,
-            "repeats": spec.repeats,
+            "repeats": len(samples),
             "timer": timer_name(model.device),
             **logits_info,
         },
         "memory": {"at_start": start, **tracker.peak(), "weight_bytes": model.weight_bytes},
         "cache_bytes": cache_bytes,
+        "phases": {"prefill": {
+            "start_monotonic_s": window_start, "end_monotonic_s": window_end,
+            "passes": len(samples), "tokens": spec.length_tokens * len(samples)}},
     }
 
 
@@ -98,7 +115,9 @@ def measure_decode(model: LoadedModel, spec: PointSpec, ids: torch.Tensor,
                 token = step_logits[:, -1:].argmax(-1)
             return cache
 
+        decode_start = time.monotonic()
         seconds, cache = timed(loop, model.device)
+        decode_end = time.monotonic()
         cache_bytes = tensor_bytes(cache)
     del cache, logits, token
     tpot = seconds / spec.decode_tokens
@@ -115,5 +134,7 @@ def measure_decode(model: LoadedModel, spec: PointSpec, ids: torch.Tensor,
             "cache_bytes_after": cache_bytes,
             "timer": timer_name(model.device),
             **{f"decode_{k}": v for k, v in tracker.peak().items()},
-        }
+        },
+        "decode_phase": {"start_monotonic_s": decode_start, "end_monotonic_s": decode_end,
+                         "passes": 1, "tokens": spec.decode_tokens},
     }

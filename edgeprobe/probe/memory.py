@@ -95,6 +95,16 @@ _FATAL_PATTERNS = (
 )
 
 
+def condense_oom(message: str) -> str:
+    """PyTorch's CUDA OOM text runs to a paragraph: keep what was asked and what was allowed."""
+    asked = re.search(r"Tried to allocate ([\d.]+ [KMGT]?i?B)", message)
+    allowed = re.search(r"([\d.]+ [KMGT]?i?B) allowed", message)
+    if not asked:
+        return message[:300]
+    text = f"CUDA out of memory: tried to allocate {asked.group(1)}"
+    return text + (f" ({allowed.group(1)} allowed)" if allowed else "")
+
+
 def is_oom(exc: BaseException) -> bool:
     if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
         return True

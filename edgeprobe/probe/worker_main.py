@@ -128,7 +128,9 @@ class WorkerState:
         try:
             result = measure_prefill(self.model, spec, ids)
             if spec.decode_tokens > 0:
-                result.update(measure_decode(self.model, spec, ids, result["prefill"]["ttft_s"]))
+                decode = measure_decode(self.model, spec, ids, result["prefill"]["ttft_s"])
+                result["phases"]["decode"] = decode.pop("decode_phase")
+                result.update(decode)
         finally:
             del ids
             release(self.device)
@@ -144,13 +146,17 @@ class WorkerState:
 
 def _failure(exc: BaseException) -> tuple[dict[str, Any], bool]:
     from edgeprobe.models.build import ImplementationUnavailable
-    from edgeprobe.probe.memory import is_fatal_device_error, is_oom
+    from edgeprobe.probe.memory import condense_oom, is_fatal_device_error, is_oom
 
     message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
     if isinstance(exc, ImplementationUnavailable):
         return {"ok": False, "status": "unavailable", "error": str(exc)}, False
     if is_oom(exc):
-        return {"ok": False, "status": "oom", "error": message}, False
+        reply = {"ok": False, "status": "oom", "error": condense_oom(message)}
+        memory = getattr(exc, "edgeprobe_memory", None)
+        if memory:
+            reply["memory"] = memory
+        return reply, False
     if is_fatal_device_error(exc):
         return {"ok": False, "status": "kernel_error", "error": message, "fatal": True}, True
     traceback.print_exc()

@@ -36,6 +36,8 @@ class Suite:
     lengths_by_family: dict[str, tuple[int, ...]] = field(default_factory=dict)
     lengths_by_model: dict[str, tuple[int, ...]] = field(default_factory=dict)
     seed: int = 0
+    # Repeat timed prefills until they span this long (energy needs >= 1 s of samples).
+    min_prefill_window_s: float = 0.0
     overrides: tuple[str, ...] = ()
 
     def lengths_for(self, preset: ModelPreset) -> tuple[int, ...]:
@@ -116,6 +118,9 @@ def _parse(data: dict[str, Any], where: Path) -> Suite:
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ProfileError(f"{where}: {key} must be an integer >= {low}")
         counts[key] = value
+    window = data.get("min_prefill_window_s", 0.0)
+    if not isinstance(window, (int, float)) or isinstance(window, bool) or window < 0:
+        raise ProfileError(f"{where}: min_prefill_window_s must be a number >= 0")
     return Suite(
         name=require(data, "name", str, where),
         version=require(data, "version", int, where),
@@ -134,6 +139,7 @@ def _parse(data: dict[str, Any], where: Path) -> Suite:
             for k, v in data.get("lengths_by_model", {}).items()
         },
         seed=int(data.get("seed", 0)),
+        min_prefill_window_s=float(window),
         **counts,
     )
 
