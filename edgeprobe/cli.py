@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     suites = sub.add_parser("suites", help="list suites")
     suites.add_argument("--json", action="store_true")
+    modes = sub.add_parser("power-modes", help="list the power modes and the one in force")
+    modes.add_argument("--json", action="store_true")
+    modes.add_argument("--device-profile", metavar="NAME", help="use this device profile")
     return parser
 
 
@@ -71,6 +74,7 @@ _COMMANDS = {
     "show": "edgeprobe.commands.show",
     "models": "edgeprobe.commands.catalog",
     "suites": "edgeprobe.commands.catalog",
+    "power-modes": "edgeprobe.commands.power",
 }
 
 

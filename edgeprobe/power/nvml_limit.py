@@ -1,0 +1,67 @@
+"""The power limit of a discrete NVIDIA GPU through NVML (setting it needs root)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from edgeprobe.power.programs import PowerControlError
+
+
+@dataclass(frozen=True)
+class PowerLimit:
+    current_w: float
+    default_w: float
+    min_w: float
+    max_w: float
+
+
+class NvmlPowerLimit:
+    def __init__(self, index: int = 0) -> None:
+        try:
+            import pynvml
+        except ImportError:
+            raise PowerControlError("nvidia-ml-py is not installed: pip install "
+                                    "'edgeprobe[probe]'") from None
+        self._nvml = pynvml
+        try:
+            pynvml.nvmlInit()
+            self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        except pynvml.NVMLError as exc:
+            raise PowerControlError(f"NVML not usable here: {exc}") from None
+
+    def read(self) -> PowerLimit:
+        nvml, handle = self._nvml, self._handle
+        try:
+            low, high = nvml.nvmlDeviceGetPowerManagementLimitConstraints(handle)
+            return PowerLimit(
+                current_w=nvml.nvmlDeviceGetPowerManagementLimit(handle) / 1000.0,
+                default_w=nvml.nvmlDeviceGetPowerManagementDefaultLimit(handle) / 1000.0,
+                min_w=low / 1000.0, max_w=high / 1000.0)
+        except nvml.NVMLError as exc:
+            raise PowerControlError(f"this GPU does not report its power limit ({exc})") from None
+
+    def check(self, watts: float) -> PowerLimit:
+        limits = self.read()
+        if not limits.min_w <= watts <= limits.max_w:
+            raise PowerControlError(f"power limit {watts:g} W is outside what this GPU accepts "
+                                    f"({limits.min_w:g}-{limits.max_w:g} W)")
+        return limits
+
+    def set(self, watts: float) -> None:
+        nvml = self._nvml
+        try:
+            nvml.nvmlDeviceSetPowerManagementLimit(self._handle, round(watts * 1000))
+        except nvml.NVMLError_NoPermission:
+            raise PowerControlError("setting the GPU power limit needs root: run edgeprobe "
+                                    "with sudo") from None
+        except nvml.NVMLError as exc:
+            raise PowerControlError(f"NVML refused power limit {watts:g} W: {exc}") from None
+        now = self.read().current_w
+        if abs(now - watts) > 1.0:
+            raise PowerControlError(f"asked for a {watts:g} W power limit but it reads back "
+                                    f"as {now:g} W")
+
+    def close(self) -> None:
+        with contextlib.suppress(self._nvml.NVMLError):
+            self._nvml.nvmlShutdown()
