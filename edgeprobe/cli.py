@@ -48,6 +48,11 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--point-timeout", type=float, default=3600.0, metavar="SECONDS")
     run.add_argument("--threads", type=int, help="CPU threads for torch")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--local", action="store_true",
+                     help="run in this process even when an agent is running")
+    run.add_argument("--detach", action="store_true",
+                     help="hand the run to the agent and return at once")
+    run.add_argument("--event-stream", action="store_true", help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     modes = sub.add_parser("power-modes", help="list the power modes and the one in force")
     modes.add_argument("--json", action="store_true")
     modes.add_argument("--device-profile", metavar="NAME", help="use this device profile")
+    agent = sub.add_parser("agent", help="serve telemetry and run jobs on a Unix socket")
+    agent.add_argument("--socket", metavar="PATH", help="socket path (default: see README)")
+    agent.add_argument("--group", help="give the socket to this group (mode 0660)")
+    agent.add_argument("--rate", type=float, default=10.0, metavar="HZ",
+                       help="telemetry sampling rate (default 10 Hz)")
+    agent.add_argument("--publish-rate", type=float, default=2.0, metavar="HZ",
+                       help="how often clients get a telemetry frame (default 2 Hz)")
+    agent.add_argument("--no-telemetry", action="store_true", help=argparse.SUPPRESS)
+    jobs = sub.add_parser("jobs", help="the agent's jobs; cancel one")
+    jobs.add_argument("--cancel", type=int, metavar="ID")
+    jobs.add_argument("--json", action="store_true")
     return parser
 
 
@@ -75,12 +91,15 @@ _COMMANDS = {
     "models": "edgeprobe.commands.catalog",
     "suites": "edgeprobe.commands.catalog",
     "power-modes": "edgeprobe.commands.power",
+    "agent": "edgeprobe.commands.agent",
+    "jobs": "edgeprobe.commands.jobs",
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.raw_argv = list(sys.argv[1:] if argv is None else argv)
     if not args.command:
         parser.print_help()
         return 2

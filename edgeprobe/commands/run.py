@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import time
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_data_dir
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from edgeprobe.agent.client import agent_running
+from edgeprobe.agent.paths import bundle_dir
 from edgeprobe.analysis.render import max_context_table, summary_table
 from edgeprobe.bundle import read_bundle
 from edgeprobe.errors import UsageError
@@ -25,7 +27,7 @@ from edgeprobe.units import format_bytes, format_seconds, parse_bytes, parse_tok
 def default_bundle_path(suite: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     host = socket.gethostname().split(".")[0] or "host"
-    return Path(user_data_dir("edgeprobe")) / f"{suite}-{host}-{stamp}.epb"
+    return bundle_dir() / f"{suite}-{host}-{stamp}.epb"
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -157,23 +159,43 @@ class ProgressView:
         self.progress.stop()
 
 
+class EventStream:
+    """Listener for runs started by the agent: one JSON line per event on stdout."""
+
+    def __call__(self, kind: str, **data: Any) -> None:
+        print(json.dumps({"kind": kind, **data}, default=str), flush=True)
+
+
 def main(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    if not (args.local or args.event_stream) and agent_running():
+        from edgeprobe.commands.run_remote import run_with_agent
+
+        return run_with_agent(args, settings)
+    if args.detach:
+        raise UsageError("--detach needs a running agent (start one with `edgeprobe agent`)")
     console = Console()
-    view = ProgressView(console, quiet=args.quiet)
+    view: Any = EventStream() if args.event_stream else ProgressView(console, quiet=args.quiet)
     with interruptible():
         try:
             path = Runner(settings, view).run()
         except KeyboardInterrupt as stop:
-            view.progress.stop()
+            if isinstance(view, ProgressView):
+                view.progress.stop()
             console.print(f"[yellow]stopped ({getattr(stop, 'signal_name', 'Ctrl-C')}); "
-                          f"completed points are in {settings.out_path}[/]")
+                          f"completed points are in {settings.out_path}[/]", highlight=False)
             return 130
+    if args.event_stream:
+        return 0
+    print_run_summary(console, path, settings.suite.name)
+    return 0
+
+
+def print_run_summary(console: Console, path: Path, suite_name: str) -> None:
     bundle = read_bundle(path)
-    console.print(summary_table(bundle.points, title=f"{settings.suite.name}: results"))
+    console.print(summary_table(bundle.points, title=f"{suite_name}: results"))
     if bundle.max_context:
         console.print(max_context_table(bundle.max_context))
     footer = bundle.footer or {}
     counts = ", ".join(f"{n} {s}" for s, n in sorted((footer.get("by_status") or {}).items()))
     console.print(f"bundle: [bold]{path}[/]  ({counts})", highlight=False)
-    return 0

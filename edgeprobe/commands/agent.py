@@ -1,0 +1,41 @@
+"""``edgeprobe agent``: serve telemetry and run jobs on a Unix socket until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+from edgeprobe.agent.paths import socket_path
+from edgeprobe.agent.server import AgentServer
+
+
+async def _serve(server: AgentServer) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    serving = asyncio.create_task(server.serve_forever())
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if serving in done:
+        serving.result()  # re-raise why the server stopped
+    serving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
+
+
+def main(args: argparse.Namespace) -> int:
+    from edgeprobe.agent.feed import make_feed
+
+    path = Path(args.socket) if args.socket else socket_path()
+    feed = None if args.no_telemetry else make_feed(args.rate)
+    server = AgentServer(path, telemetry=feed, group=args.group, rate_hz=args.publish_rate)
+    print(f"edgeprobe agent on {path} (pid {os.getpid()})", file=sys.stderr,
+          flush=True)
+    asyncio.run(_serve(server))
+    return 0
