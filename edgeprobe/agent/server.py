@@ -115,6 +115,7 @@ class AgentServer:
         await self.jobs.stop()
         for client in list(self.clients):
             self._drop(client)
+            client.writer.close()
         if self._server is not None:
             self._server.close()
         if self.telemetry is not None:
@@ -142,10 +143,12 @@ class AgentServer:
 
     # -- one client -----------------------------------------------------------------------
     def _drop(self, client: Client) -> None:
+        """Stop sending to a client: its pump writes what is queued, then ends."""
         self.clients.discard(client)
-        with contextlib.suppress(asyncio.QueueFull):
-            client.queue.put_nowait(None)
-        client.writer.close()
+        if client.queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                client.queue.get_nowait()
+        client.queue.put_nowait(None)
 
     async def _serve_client(self, reader: asyncio.StreamReader,
                             writer: asyncio.StreamWriter) -> None:
@@ -168,9 +171,11 @@ class AgentServer:
             pass
         finally:
             self._drop(client)
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(pump, timeout=1.0)
-            pump.cancel()
+            except (Exception, asyncio.CancelledError):
+                pump.cancel()
+            writer.close()
 
     async def _handle(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
         op = message["op"]

@@ -30,10 +30,12 @@ async def _serve(server: AgentServer) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from edgeprobe.agent.feed import make_feed
-
     path = Path(args.socket) if args.socket else socket_path()
-    feed = None if args.no_telemetry else make_feed(args.rate)
+    feed = None
+    if not args.no_telemetry:
+        from edgeprobe.agent.feed import make_feed
+
+        feed = make_feed(args.rate)
     server = AgentServer(path, telemetry=feed, group=args.group, rate_hz=args.publish_rate)
     print(f"edgeprobe agent on {path} (pid {os.getpid()})", file=sys.stderr,
           flush=True)

@@ -1,0 +1,201 @@
+"""The agent on a real Unix socket: framing, bad and vanishing clients, jobs that outlive them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import time
+
+import msgpack
+import pytest
+
+from edgeprobe.agent.client import AgentClient
+from edgeprobe.agent.protocol import MAX_FRAME_BYTES, encode, recv_frame
+from edgeprobe.bundle import read_bundle
+from tests.conftest import REPO, write_suite
+
+
+def _wait_socket(path, process, timeout_s=30.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"agent exited: {process.stderr.read()}")
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(path))
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("agent socket never appeared")
+
+
+@pytest.fixture
+def agent(tmp_path):
+    path = tmp_path / "agent.sock"
+    env = {**os.environ, "EDGEPROBE_DATA_DIR": str(tmp_path / "data"),
+           "EDGEPROBE_SOCKET": str(path), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "edgeprobe", "agent", "--socket", str(path),
+                                "--no-telemetry"], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_socket(path, process)
+    yield path, env, process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _raw(path):
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(10)
+    sock.connect(str(path))
+    return sock
+
+
+def _closed(sock) -> bool:
+    """True when the server hung up (after possibly sending a last error frame)."""
+    try:
+        while True:
+            frame = recv_frame(sock)
+            if frame is None:
+                return True
+    except (ConnectionResetError, OSError):
+        return True
+
+
+def test_socket_mode_and_handshake(agent):
+    path, _, _ = agent
+    assert stat.S_IMODE(path.stat().st_mode) == 0o660
+    with AgentClient(path) as client:
+        assert client.server["server"] == "edgeprobe-agent"
+        status = client.request("status")
+        assert status["job"] is None and status["clients"] >= 1
+        assert client.request("ping")["op"] == "pong"
+        with pytest.raises(Exception, match="unknown op"):
+            client.request("frobnicate")
+
+
+@pytest.mark.parametrize("payload", [
+    struct.pack(">I", 5) + b"\xc1\xc1\xc1\xc1\xc1",                       # not msgpack
+    struct.pack(">I", 3) + msgpack.packb([1, 2]),                          # not a map
+    struct.pack(">I", 9) + msgpack.packb({"v": 1, "x": 1}).ljust(9, b"\x00"),  # no op
+    struct.pack(">I", MAX_FRAME_BYTES + 1) + b"x" * 64,                     # oversized
+    struct.pack(">I", 1000) + b"cut short",                                 # vanishes mid-frame
+])
+def test_bad_frames_close_that_client_only(agent, payload):
+    path, _, process = agent
+    with AgentClient(path, name="bystander") as bystander:
+        bystander.request("subscribe", topics=["run"])
+        bad = _raw(path)
+        bad.sendall(payload)
+        if payload.endswith(b"cut short"):
+            bad.shutdown(socket.SHUT_WR)
+        assert _closed(bad)
+        bad.close()
+        assert bystander.request("ping")["op"] == "pong"
+    assert process.poll() is None
+
+
+def test_wrong_protocol_version_is_refused(agent):
+    path, _, _ = agent
+    sock = _raw(path)
+    body = msgpack.packb({"v": 99, "op": "hello"})
+    sock.sendall(struct.pack(">I", len(body)) + body)
+    reply = recv_frame(sock)
+    assert reply["op"] == "error" and "protocol version 99" in reply["error"]
+    assert _closed(sock)
+
+
+def test_clients_that_vanish_do_not_hurt(agent):
+    path, _, process = agent
+    for _ in range(5):
+        sock = _raw(path)
+        sock.sendall(encode({"op": "subscribe", "topics": ["telemetry", "run"]}))
+        sock.close()
+    with AgentClient(path) as client:
+        assert client.request("status")["op"] == "status"
+    assert process.poll() is None
+
+
+def _events_until_finished(client, job_id, timeout_s=240):
+    seen = []
+    deadline = time.monotonic() + timeout_s
+    for message in client.events(timeout_s=timeout_s):
+        data = message["data"]
+        if data.get("job") == job_id:
+            seen.append(data)
+            if data.get("kind") == "job_finished":
+                return seen
+        assert time.monotonic() < deadline
+    return seen
+
+
+@pytest.mark.slow
+def test_a_run_survives_its_client_and_two_clients_watch(agent, tmp_path):
+    path, _, _ = agent
+    suite = write_suite(tmp_path, models=["tiny-qwen2", "tiny-mamba2"], lengths=[64, 128])
+    out = tmp_path / "agent-run.epb"
+    starter = AgentClient(path, name="starter")
+    job = starter.request("start", argv=["--suite", str(suite), "--out", str(out),
+                                         "--device", "cpu"])["job"]
+    starter.close()  # the SSH session drops right after starting the run
+    with AgentClient(path, name="watcher-1") as first, AgentClient(path, name="w2") as second:
+        first.request("subscribe", topics=["run"])
+        second.request("subscribe", topics=["run"])
+        seen_first = _events_until_finished(first, job["id"])
+        seen_second = _events_until_finished(second, job["id"])
+        assert seen_first[-1]["state"] == "completed"
+        points = [e for e in seen_first if e.get("kind") == "point"]
+        assert points and len(points) == len([e for e in seen_second if e.get("kind") == "point"])
+        jobs = first.request("jobs")["jobs"]
+        assert jobs[0]["points_done"] == jobs[0]["points_total"] == 8
+        bundles = first.request("bundles")
+    bundle = read_bundle(out)
+    assert bundle.complete and len(bundle.points) == 8
+    assert bundles["op"] == "bundles"
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_run_cleanly(agent, tmp_path):
+    path, _, _ = agent
+    suite = write_suite(tmp_path, models=["tiny-mamba"], lengths=[256, 512, 1024, 2048, 4096],
+                        repeats=3)
+    out = tmp_path / "cancelled.epb"
+    with AgentClient(path) as client:
+        client.request("subscribe", topics=["run"])
+        job = client.request("start", argv=["--suite", str(suite), "--out", str(out),
+                                            "--device", "cpu"])["job"]
+        for message in client.events(timeout_s=120):
+            if message["data"].get("kind") == "point":
+                break
+        assert client.request("cancel", job=job["id"])["ok"]
+        seen = _events_until_finished(client, job["id"])
+    assert seen[-1]["state"] == "cancelled"
+    bundle = read_bundle(out)
+    assert bundle.footer["status"] == "interrupted" and bundle.points
+
+
+@pytest.mark.slow
+def test_cli_run_goes_through_the_agent(agent, tmp_path):
+    _, env, _ = agent
+    suite = write_suite(tmp_path, models=["tiny-qwen2"], lengths=[64])
+    out = tmp_path / "via-agent.epb"
+    done = subprocess.run([sys.executable, "-m", "edgeprobe", "run", "--suite", str(suite),
+                           "--out", str(out), "--device", "cpu"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "agent job" in done.stdout and "results" in done.stdout
+    assert read_bundle(out).complete
+    detached = subprocess.run([sys.executable, "-m", "edgeprobe", "run", "--suite", str(suite),
+                               "--out", str(tmp_path / "d.epb"), "--detach"], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert detached.returncode == 0 and "queued" in detached.stdout
+    listing = subprocess.run([sys.executable, "-m", "edgeprobe", "jobs", "--json"], cwd=REPO,
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0 and '"argv"' in listing.stdout
