@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     suites = sub.add_parser("suites", help="list suites")
     suites.add_argument("--json", action="store_true")
+    info = sub.add_parser("info", help="this machine, its GPU and power state, and which "
+                          "sensors work (and how to fix those that do not)")
+    info.add_argument("--json", action="store_true", help="the same as JSON")
+    info.add_argument("--gpu", metavar="INDEX|PCI_BUS_ID", help="NVML GPU to report (default 0)")
     return parser
 
 
@@ -71,6 +75,7 @@ _COMMANDS = {
     "show": "edgeprobe.commands.show",
     "models": "edgeprobe.commands.catalog",
     "suites": "edgeprobe.commands.catalog",
+    "info": "edgeprobe.commands.info",
 }
 
 
