@@ -126,12 +126,13 @@ class BackgroundSampler:
         values: dict[str, float] = {}
         before = time.monotonic()
         for source in self.sources:
+            if source.is_lost("source"):
+                continue
             began = time.perf_counter()
             try:
                 source.read(values)
             except Exception as exc:  # a source must not raise; if it does, stop asking it
                 source.lose("source", f"{type(exc).__name__}: {exc}")
-                self.sources = [s for s in self.sources if s is not source]
             self._cost_s[source.name] = (self._cost_s.get(source.name, 0.0)
                                          + time.perf_counter() - began)
             notices = source.take_notices()
