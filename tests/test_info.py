@@ -8,7 +8,9 @@ from tests.telemetry_helpers import FIXTURES
 
 
 def _info(cli, tree: str | None, *args: str):
-    env = {"EDGEPROBE_SYSFS_ROOT": str(FIXTURES / tree)} if tree else {}
+    env = {"COLUMNS": "200"}  # rich wraps at 80 columns when not on a terminal
+    if tree:
+        env["EDGEPROBE_SYSFS_ROOT"] = str(FIXTURES / tree)
     return cli("info", *args, env=env, timeout=120)
 
 
