@@ -104,30 +104,52 @@ class Source:
 
 
 def read_sys(absolute: str, limit: int = 65536) -> tuple[str | None, str | None]:
-    """Read a file under the sensor root: ``(text, None)`` or ``(None, why it failed)``.
-
-    Raw ``os.read`` (at most ``limit`` bytes): these files are tiny and read many times a second.
-    """
-    try:
-        fd = os.open(sysroot.path(absolute), os.O_RDONLY)
-    except OSError as exc:
-        return None, describe_os_error(absolute, exc)
-    try:
-        return os.read(fd, limit).decode(errors="replace").strip(), None
-    except OSError as exc:
-        return None, describe_os_error(absolute, exc)
-    finally:
-        os.close(fd)
+    """Read a file under the sensor root: ``(text, None)`` or ``(None, why it failed)``."""
+    return SysFile(absolute).text(limit)
 
 
 def read_sys_number(absolute: str) -> tuple[float | None, str | None]:
-    text, why = read_sys(absolute)
-    if text is None:
-        return None, why
-    try:
-        return float(text.split()[0]), None
-    except (ValueError, IndexError):
-        return None, f"{absolute} holds {text[:40]!r}, not a number"
+    return SysFile(absolute).number()
+
+
+class SysFile:
+    """A sensor file, resolved under the sensor root once and read afresh on every call.
+
+    Sampling reads the same few files many times a second: this skips rebuilding the path
+    (the costly part of a read) but still opens the file each time, so a file that goes
+    away is noticed.
+    """
+
+    __slots__ = ("absolute", "resolved")
+
+    def __init__(self, absolute: str) -> None:
+        self.absolute = absolute
+        self.resolved = os.fspath(sysroot.path(absolute))
+
+    def raw(self, limit: int = 4096) -> tuple[bytes | None, str | None]:
+        try:
+            fd = os.open(self.resolved, os.O_RDONLY)
+        except OSError as exc:
+            return None, describe_os_error(self.absolute, exc)
+        try:
+            return os.read(fd, limit), None
+        except OSError as exc:
+            return None, describe_os_error(self.absolute, exc)
+        finally:
+            os.close(fd)
+
+    def text(self, limit: int = 65536) -> tuple[str | None, str | None]:
+        data, why = self.raw(limit)
+        return (data.decode(errors="replace").strip() if data is not None else None), why
+
+    def number(self) -> tuple[float | None, str | None]:
+        data, why = self.raw()
+        if data is None:
+            return None, why
+        try:
+            return float(data.split()[0]), None
+        except (ValueError, IndexError):
+            return None, f"{self.absolute} holds {data[:40]!r}, not a number"
 
 
 def describe_os_error(absolute: str, exc: OSError) -> str:

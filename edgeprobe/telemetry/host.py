@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from edgeprobe.telemetry.base import NAN, Metric, Source, gauge, read_sys
+from edgeprobe.telemetry.base import NAN, Metric, Source, SysFile, gauge
 
 STAT_PATH = "/proc/stat"
 MEMINFO_PATH = "/proc/meminfo"
@@ -46,10 +46,13 @@ class HostSource(Source):
         self._cpu = False
         self._mem = False
         self._swap = False
+        self._stat: SysFile | None = None
+        self._meminfo: SysFile | None = None
 
     def open(self) -> list[Metric]:
         metrics: list[Metric] = []
-        text, why = read_sys(STAT_PATH, STAT_HEAD_BYTES)
+        self._stat, self._meminfo = SysFile(STAT_PATH), SysFile(MEMINFO_PATH)
+        text, why = self._stat.text(STAT_HEAD_BYTES)
         times = parse_cpu_times(text) if text else None
         if times is None:
             self.unavailable("cpu_load", why or f"{STAT_PATH} has no aggregate cpu line")
@@ -57,7 +60,7 @@ class HostSource(Source):
             self._cpu, self._last_cpu = True, times
             self.ok("cpu_load", f"{STAT_PATH} (busy share of all cores between samples)")
             metrics.append(gauge("cpu_load_pct"))
-        text, why = read_sys(MEMINFO_PATH)
+        text, why = self._meminfo.text()
         info = parse_meminfo(text) if text else {}
         if "MemTotal" in info and "MemAvailable" in info:
             self._mem = True
@@ -84,7 +87,8 @@ class HostSource(Source):
             self._read_memory(values)
 
     def _read_cpu(self, values: dict[str, float]) -> None:
-        text, why = read_sys(STAT_PATH, STAT_HEAD_BYTES)
+        assert self._stat is not None
+        text, why = self._stat.text(STAT_HEAD_BYTES)
         times = parse_cpu_times(text) if text else None
         if times is None:
             self.lose("cpu_load", why or "no aggregate cpu line")
@@ -95,7 +99,8 @@ class HostSource(Source):
         values["cpu_load_pct"] = 100.0 * busy / total if total > 0 else NAN
 
     def _read_memory(self, values: dict[str, float]) -> None:
-        text, why = read_sys(MEMINFO_PATH)
+        assert self._meminfo is not None
+        text, why = self._meminfo.text()
         info = parse_meminfo(text) if text else {}
         if self._mem and not self.is_lost("ram"):
             if "MemTotal" in info and "MemAvailable" in info:

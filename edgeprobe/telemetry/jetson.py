@@ -8,7 +8,15 @@ from typing import Any
 
 from edgeprobe import sysroot
 from edgeprobe.power import nvpmodel
-from edgeprobe.telemetry.base import UINT32, Metric, Source, gauge, read_sys, read_sys_number
+from edgeprobe.telemetry.base import (
+    UINT32,
+    Metric,
+    Source,
+    SysFile,
+    gauge,
+    read_sys,
+    read_sys_number,
+)
 from edgeprobe.telemetry.rails import Rail, find_rails, input_rail
 
 DEVFREQ_GLOB = "/sys/class/devfreq/*"
@@ -73,6 +81,7 @@ class JetsonSysfsSource(Source):
         self._mode: tuple[int | None, str | None] = (None, None)
         self._clocks: tuple[bool | None, str] = (None, "")
         self._clocks_column = False
+        self._files: dict[str, SysFile] = {}
 
     def open(self) -> list[Metric]:
         metrics = self._open_rails() + self._open_gpu() if self.power_and_gpu else []
@@ -189,10 +198,13 @@ class JetsonSysfsSource(Source):
 
     def _read_number(self, sensor: str, path: str, column: str, scale: float,
                      values: dict[str, float]) -> None:
-        if self.is_lost(sensor) or not self._statuses.get(sensor, None) \
-                or not self._statuses[sensor].available:
+        status = self._statuses.get(sensor)
+        if status is None or not status.available or self.is_lost(sensor):
             return
-        number, why = read_sys_number(path)
+        file = self._files.get(path)
+        if file is None:
+            file = self._files[path] = SysFile(path)
+        number, why = file.number()
         if number is None:
             self.lose(sensor, why or "no reading")
             return

@@ -11,10 +11,10 @@ Channels labelled ``NC`` are not connected; hwmon channel 7 is the sum of shunt 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edgeprobe import sysroot
-from edgeprobe.telemetry.base import read_sys, read_sys_number
+from edgeprobe.telemetry.base import SysFile, read_sys
 
 HWMON_GLOB = "/sys/bus/i2c/drivers/ina3221/*/hwmon/hwmon*/in*_label"
 IIO_GLOB = "/sys/bus/i2c/drivers/ina3221/*/iio:device*/rail_name_*"
@@ -31,6 +31,11 @@ class Rail:
     power_path: str | None = None  # iio: mW
     volt_path: str | None = None  # hwmon: mV
     curr_path: str | None = None  # hwmon: mA
+    _files: list[SysFile] = field(default_factory=list, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        paths = [self.power_path] if self.power_path else [self.volt_path, self.curr_path]
+        self._files.extend(SysFile(p) for p in paths if p)
 
     @property
     def column(self) -> str:
@@ -38,12 +43,12 @@ class Rail:
 
     def read_w(self) -> tuple[float | None, str | None]:
         if self.power_path:
-            milliwatts, why = read_sys_number(self.power_path)
+            milliwatts, why = self._files[0].number()
             return (milliwatts / 1000.0 if milliwatts is not None else None), why
-        millivolts, why = read_sys_number(self.volt_path or "")
+        millivolts, why = self._files[0].number()
         if millivolts is None:
             return None, why
-        milliamps, why = read_sys_number(self.curr_path or "")
+        milliamps, why = self._files[1].number()
         if milliamps is None:
             return None, why
         return millivolts * milliamps / 1e6, None

@@ -15,6 +15,7 @@ from edgeprobe.telemetry.base import (
     NAN,
     Metric,
     Source,
+    SysFile,
     gauge,
     is_readable_error,
     permission_fix,
@@ -29,7 +30,7 @@ POWER_COLUMN = "cpu_package_power_w"
 
 @dataclass
 class _Domain:
-    path: str
+    file: SysFile
     name: str
     range_uj: float
     last_uj: float
@@ -64,7 +65,8 @@ class RaplSource(Source):
                 self.unavailable(name, why or "no reading", fix)
                 continue
             range_uj, _ = read_sys_number(f"{package}/max_energy_range_uj")
-            self._domains.append(_Domain(f"{package}/energy_uj", name, range_uj or 0.0, energy))
+            self._domains.append(_Domain(SysFile(f"{package}/energy_uj"), name, range_uj or 0.0,
+                                         energy))
             self.ok(name, f"{package}/energy_uj")
         if not self._domains:
             return []
@@ -75,7 +77,7 @@ class RaplSource(Source):
         for domain in self._domains:
             if self.is_lost(domain.name):
                 continue
-            energy, why = read_sys_number(domain.path)
+            energy, why = domain.file.number()
             if energy is None:
                 self.lose(domain.name, why or "no reading")
                 continue

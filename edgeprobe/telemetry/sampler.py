@@ -10,7 +10,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -34,7 +34,8 @@ class BackgroundSampler:
     """
 
     def __init__(self, sources: Sequence[Source] | None = None, rate_hz: float = DEFAULT_RATE_HZ,
-                 history_s: float = DEFAULT_HISTORY_S, gpu: int | str = 0) -> None:
+                 history_s: float = DEFAULT_HISTORY_S, gpu: int | str = 0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if not 0 < rate_hz <= MAX_RATE_HZ:
             raise UsageError(f"telemetry rate must be above 0 and at most {MAX_RATE_HZ:g} Hz, "
                              f"not {rate_hz:g}")
@@ -45,6 +46,8 @@ class BackgroundSampler:
 
             sources = default_sources(gpu)
         self.sources = list(sources)
+        # Stamps the samples; time.monotonic except where a test drives time itself.
+        self.clock = clock
         self.rate_hz = float(rate_hz)
         self.history_s = float(history_s)
         self.metrics: dict[str, Metric] = {}
@@ -124,7 +127,7 @@ class BackgroundSampler:
         ring = self.open()._ring
         assert ring is not None
         values: dict[str, float] = {}
-        before = time.monotonic()
+        before = self.clock()
         for source in self.sources:
             if source.is_lost("source"):
                 continue
@@ -139,7 +142,7 @@ class BackgroundSampler:
             if notices:
                 with self._lock:
                     self._notices += notices
-        t = (before + time.monotonic()) / 2
+        t = (before + self.clock()) / 2
         with self._new_sample:
             ring.append(t, values)
             if self._first_t is None:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from edgeprobe import sysroot
-from edgeprobe.telemetry.base import NAN, Metric, Source, gauge, read_sys_number
+from edgeprobe.telemetry.base import NAN, Metric, Source, SysFile, gauge, read_sys_number
 
 ZONES_GLOB = "/sys/class/thermal/thermal_zone*"
 MAX_COLUMN = "zones_max_temp_c"
@@ -42,7 +42,7 @@ def column_name(zone_type: str) -> str:
 
 @dataclass(frozen=True)
 class _Zone:
-    path: str
+    file: SysFile
     sensor: str  # "<type> (thermal_zoneN)": unique even where two zones share a type
     column: str
 
@@ -69,7 +69,7 @@ class ThermalSource(Source):
                 self.unavailable(sensor, why or "no reading")
                 continue
             used.add(column)
-            self._zones.append(_Zone(f"{zone}/temp", sensor, column))
+            self._zones.append(_Zone(SysFile(f"{zone}/temp"), sensor, column))
             state = "" if plausible_c(milli) else f" (now {milli:.0f}: disabled or out of range)"
             self.ok(sensor, f"{zone}/temp -> {column}{state}")
         if not self._zones:
@@ -82,7 +82,7 @@ class ThermalSource(Source):
         for zone in self._zones:
             if self.is_lost(zone.sensor):
                 continue
-            milli, why = read_sys_number(zone.path)
+            milli, why = zone.file.number()
             if milli is None:
                 self.lose(zone.sensor, why or "no reading")
                 continue
