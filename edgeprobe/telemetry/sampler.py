@@ -18,7 +18,7 @@ from edgeprobe.errors import UsageError
 from edgeprobe.telemetry.base import Metric, SensorStatus, Source
 from edgeprobe.telemetry.energy import EnergyWindow, compute_window
 from edgeprobe.telemetry.nvml import MASK_COLUMN, decode_clock_events
-from edgeprobe.telemetry.ring import Ring
+from edgeprobe.telemetry.ring import Ring, Rows
 from edgeprobe.telemetry.timeline import encode_chunk
 
 DEFAULT_RATE_HZ = 10.0
@@ -188,6 +188,13 @@ class BackgroundSampler:
                 self._new_sample.wait(remaining)
             rows = ring.around(start_monotonic_s, end_monotonic_s)
         return compute_window(rows, start_monotonic_s, end_monotonic_s)
+
+    def rows(self, start_monotonic_s: float, end_monotonic_s: float) -> Rows:
+        """A copy of the samples in [start, end] plus one on each side, for custom figures."""
+        ring = self.open()._ring
+        assert ring is not None
+        with self._lock:
+            return ring.around(start_monotonic_s, end_monotonic_s)
 
     def _has_sample_after(self, t: float) -> bool:
         last = self._ring.last() if self._ring else None
