@@ -179,6 +179,3 @@ def user_groups() -> set[str]:
             continue
     return names
 
-
-def finite(value: float | None) -> bool:
-    return value is not None and not math.isnan(value)
