@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="the agent's jobs; cancel one")
     jobs.add_argument("--cancel", type=int, metavar="ID")
     jobs.add_argument("--json", action="store_true")
+    info = sub.add_parser("info", help="this machine, its GPU and power state, and which "
+                          "sensors work (and how to fix those that do not)")
+    info.add_argument("--json", action="store_true", help="the same as JSON")
+    info.add_argument("--gpu", metavar="INDEX|PCI_BUS_ID", help="NVML GPU to report (default 0)")
     return parser
 
 
@@ -93,6 +97,7 @@ _COMMANDS = {
     "power-modes": "edgeprobe.commands.power",
     "agent": "edgeprobe.commands.agent",
     "jobs": "edgeprobe.commands.jobs",
+    "info": "edgeprobe.commands.info",
 }
 
 

@@ -7,8 +7,6 @@ import platform
 import re
 from typing import Any
 
-import psutil
-
 from edgeprobe import sysroot
 
 # L4T release -> JetPack release, for the JetPack 5 and 6 lines (NVIDIA's release notes).
@@ -54,6 +52,8 @@ def is_jetson() -> bool:
 
 
 def host_info() -> dict[str, Any]:
+    import psutil  # here, not at import: the samplers need none of it
+
     memory = psutil.virtual_memory()
     info: dict[str, Any] = {
         "hostname": platform.node(),
