@@ -48,6 +48,27 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--point-timeout", type=float, default=3600.0, metavar="SECONDS")
     run.add_argument("--threads", type=int, help="CPU threads for torch")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    power = run.add_argument_group("power and thermals")
+    power.add_argument("--power-mode", metavar="NAME",
+                       help="run in this power mode (Jetson nvpmodel name, or a named power "
+                            "limit of the device profile); the original is restored after")
+    power.add_argument("--power-modes", metavar="A,B,C",
+                       help="sweep the suite across these Jetson power modes in one bundle")
+    power.add_argument("--jetson-clocks", action="store_true",
+                       help="pin clocks at their maximum with jetson_clocks (restored after)")
+    power.add_argument("--power-limit", type=float, metavar="WATTS",
+                       help="NVIDIA GPU power limit through NVML (needs root; restored after)")
+    power.add_argument("--allow-reboot", action="store_true",
+                       help="allow a power-mode switch that needs a reboot")
+    power.add_argument("--device-profile", metavar="NAME",
+                       help="device profile (default: detected)")
+    power.add_argument("--retry-throttled", action="store_true",
+                       help="measure a thermally throttled point again after cooling down")
+    power.add_argument("--no-thermal-guard", action="store_true",
+                       help="do not wait for the device to cool before each point")
+    power.add_argument("--telemetry-rate", type=float, default=10.0, metavar="HZ",
+                       help="telemetry sampling rate during the run (default 10, up to 100)")
+    power.add_argument("--no-telemetry", action="store_true", help="no power/thermal sampling")
     run.add_argument("--local", action="store_true",
                      help="run in this process even when an agent is running")
     run.add_argument("--detach", action="store_true",

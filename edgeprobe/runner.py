@@ -17,15 +17,18 @@ from typing import Any
 
 from edgeprobe.bundle import schema
 from edgeprobe.bundle.writer import BundleWriter
+from edgeprobe.conditions import Conditions, CriticalTemperature
 from edgeprobe.errors import EdgeprobeError
 from edgeprobe.models.kernel_path import FIX_HINT
+from edgeprobe.power.session import PowerSession
 from edgeprobe.power.state import current_power_state
 from edgeprobe.probe.plan import ModelPlan, decode_variant, make_plan
 from edgeprobe.probe.search import Trial, find_max_context
 from edgeprobe.probe.worker import Worker, WorkerCrashed, WorkerOptions
+from edgeprobe.suite.devices import DeviceProfile, detect_device_profile
 from edgeprobe.suite.suites import Suite
-from edgeprobe.telemetry.platform import host_info
-from edgeprobe.telemetry.snapshot import thermal_snapshot
+from edgeprobe.telemetry import BackgroundSampler
+from edgeprobe.telemetry.platform import host_info, jetson_model
 
 Listener = Callable[..., None]
 
@@ -43,6 +46,13 @@ class RunSettings:
     weights: dict[str, Path] = field(default_factory=dict)
     point_timeout_s: float | None = 3600.0
     threads: int | None = None
+    telemetry_rate_hz: float | None = 10.0  # None: no telemetry
+    device_profile: DeviceProfile | None = None  # None: detected from the device
+    power: PowerSession | None = None  # preflighted; applied and restored by the run
+    power_modes: list[str] = field(default_factory=list)  # sweep the suite across these
+    thermal_guard: bool = True
+    retry_throttled: bool = False
+    idle_baseline_s: float = 3.0
 
 
 class Runner:
@@ -60,6 +70,8 @@ class Runner:
         self.power: dict[str, Any] = {}
         self.dtype = "float32"
         self.model_dead: str | None = None  # why the current model can no longer run
+        self.conditions: Conditions | None = None
+        self._pending_events: list[tuple[str, str, dict[str, Any]]] = []
 
     # -- set-up -------------------------------------------------------------------------
     def _start_worker(self) -> dict[str, Any]:
@@ -86,7 +98,9 @@ class Runner:
                       "description": suite.description, "sha256": suite.content_hash(),
                       "overrides": list(suite.overrides), "definition": suite.definition()},
             "power": self.power,
-            "thermal_at_start": thermal_snapshot(),
+            "thermal_at_start": self.conditions.snapshot() if self.conditions else None,
+            "conditions": self.conditions.describe() if self.conditions else None,
+            "idle_baseline": (self.conditions.baselines if self.conditions else {}),
             "settings": {
                 "device": settings.device, "dtype": self.dtype,
                 "memory_budget_bytes": settings.memory_budget_bytes,
@@ -100,6 +114,9 @@ class Runner:
                 "implementation": suite.implementation, "seed": suite.seed,
                 "point_timeout_s": settings.point_timeout_s,
                 "min_prefill_window_s": suite.min_prefill_window_s,
+                "power_modes": settings.power_modes, "retry_throttled": settings.retry_throttled,
+                "thermal_guard": settings.thermal_guard,
+                "telemetry_rate_hz": settings.telemetry_rate_hz,
             },
             "plan": [{"model": p.preset.name, "family": p.preset.family,
                       "implementation": p.implementation, "lengths": list(p.lengths),
@@ -109,7 +126,28 @@ class Runner:
     def _notice(self, kind: str, message: str, level: str = "info", **data: Any) -> None:
         if self.writer is not None:
             self.writer.event(kind, message, level=level, **data)
+        else:  # before the header: written as soon as the bundle exists
+            self._pending_events.append((kind, message, {"level": level, **data}))
         self.listener("notice", message=message, level=level)
+
+    def _make_conditions(self) -> Conditions:
+        settings = self.settings
+        device = self.hello["device"]
+        profile = settings.device_profile or detect_device_profile(
+            [jetson_model(), device.get("name")])
+        sampler = None
+        if settings.telemetry_rate_hz:
+            sampler = BackgroundSampler(rate_hz=settings.telemetry_rate_hz,
+                                        gpu=device.get("index", 0))
+        return Conditions(sampler, profile, settings.power, self._notice, settings.thermal_guard)
+
+    def _drain_telemetry(self, force: bool = False) -> None:
+        if self.conditions is None or self.writer is None:
+            return
+        for chunk in self.conditions.timeline_chunks(force):
+            self.writer.append(schema.TELEMETRY, chunk)
+        for message in self.conditions.notices():
+            self._notice("sensor_lost", message, level="warning")
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> Path:
@@ -121,13 +159,23 @@ class Runner:
         available = self.hello["kernels_available"]
         mamba_ok = kind == "cuda" and available.get("mamba_ssm", {}).get("importable", False)
         plans, notes = make_plan(settings.suite, mamba_ok)
-        self.power = current_power_state()
+        self.conditions = self._make_conditions()
         try:
+            self.conditions.start()
+            self.power = current_power_state()
+            if not settings.power_modes:
+                self.conditions.idle_baseline(self.power.get("mode") or "start",
+                                              settings.idle_baseline_s)
             self.writer = BundleWriter(settings.out_path, self._header(plans))
-        except FileExistsError:
+        except BaseException as exc:
+            self.conditions.stop()
             self.worker.stop()
-            raise EdgeprobeError(
-                f"{settings.out_path} already exists; choose another --out") from None
+            if isinstance(exc, FileExistsError):
+                raise EdgeprobeError(
+                    f"{settings.out_path} already exists; choose another --out") from None
+            raise
+        for kind_, message, data in self._pending_events:
+            self.writer.event(kind_, message, **data)
         self.listener("started", header=self._header_summary(plans),
                       total=sum(p.points for p in plans), path=str(settings.out_path))
         status = "completed"
@@ -135,8 +183,15 @@ class Runner:
             for note in notes:
                 self._notice("plan", note.message)
             self._warn_missing_kernels(plans, available, kind)
-            for plan in plans:
-                self._run_model(plan)
+            for mode in settings.power_modes or [None]:
+                if mode is not None:
+                    self._switch_mode(mode)
+                for plan in plans:
+                    self._run_model(plan)
+        except CriticalTemperature as hot:
+            status = "critical_temperature"
+            self._notice("critical_temperature", str(hot), level="error")
+            raise
         except KeyboardInterrupt as stop:
             status = "interrupted"
             self._notice("interrupted", f"run stopped by {getattr(stop, 'signal_name', 'Ctrl-C')}",
@@ -148,12 +203,20 @@ class Runner:
             raise
         finally:
             self.worker.stop()
+            self.conditions.stop()  # power settings restored before the bundle closes
+            self._drain_telemetry(force=True)
             self.writer.close(status=status, duration_s=time.time() - started,
                               points=sum(self.statuses.values()),
                               by_status=dict(self.statuses), kernel_paths=self.kernel_paths)
             self.listener("finished", status=status, path=str(settings.out_path),
                           by_status=dict(self.statuses))
         return settings.out_path
+
+    def _switch_mode(self, mode: str) -> None:
+        assert self.conditions is not None and self.conditions.power is not None
+        self.conditions.power.switch(mode)
+        self.power = current_power_state()
+        self.conditions.idle_baseline(mode, self.settings.idle_baseline_s)
 
     def _header_summary(self, plans: list[ModelPlan]) -> dict[str, Any]:
         device = self.hello["device"]
@@ -258,7 +321,8 @@ class Runner:
         self.listener("point", record=record)
 
     def _point(self, plan: ModelPlan, length: int, variant: str, decode_tokens: int,
-               kernel_path: str, search: bool = False) -> dict[str, Any]:
+               kernel_path: str, search: bool = False,
+               retry_of: int | None = None) -> dict[str, Any]:
         suite = self.settings.suite
         spec = {"length_tokens": length, "variant": variant, "seed": suite.seed,
                 "warmup": 0 if search else suite.warmup, "repeats": 1 if search else suite.repeats,
@@ -266,9 +330,15 @@ class Runner:
                 "min_window_s": 0.0 if search else suite.min_prefill_window_s}
         self.listener("point_started", model=plan.key, length=length, variant=variant,
                       search=search)
+        assert self.conditions is not None
+        cooldown = self.conditions.before_point()
         record = self._base(plan, length, variant)
         record.update(kernel_path=kernel_path, search=search, started_unix_s=time.time(),
-                      thermal_before=thermal_snapshot())
+                      thermal_before=self.conditions.snapshot())
+        if cooldown:
+            record["cooldown"] = cooldown
+        if retry_of is not None:
+            record["retry_of"] = retry_of
         try:
             reply = self.worker.request({"op": "point", "spec": spec},
                                         timeout_s=self.settings.point_timeout_s)
@@ -279,11 +349,28 @@ class Runner:
         record.update(status=reply.pop("status", "error"), error=reply.pop("error", None))
         fatal = reply.pop("fatal", False) or record["status"] in schema.WORKER_LOST
         reply.pop("ok", None)
+        phases = reply.get("phases") or {}
+        measured = self.conditions.after_point(phases)
         record.update(reply, wall_s=time.time() - record["started_unix_s"],
-                      thermal_after=thermal_snapshot())
+                      thermal_after=self.conditions.snapshot(), thermal=measured.thermal,
+                      throttled=measured.verdict.status != "ok")
+        if measured.energy:
+            record["energy"] = measured.energy
+        retry = (self.settings.retry_throttled and measured.verdict.thermal and not search
+                 and record["status"] == schema.STATUS_OK and "retry_of" not in record)
+        if retry:
+            record["retried"] = True
         self._emit(record)
+        self._drain_telemetry()
+        self.conditions.check_critical(measured.verdict)
         if fatal:
             self._recover(plan)
+        if retry:
+            self._notice("retry_throttled", f"{plan.key} {length} {variant} was thermally "
+                         "throttled: measuring it again after cooling", level="warning")
+            again = self._point(plan, length, variant, decode_tokens, kernel_path, search,
+                                retry_of=record["seq"])
+            return again
         return record
 
     def _recover(self, plan: ModelPlan) -> None:

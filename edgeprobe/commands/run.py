@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_state_dir
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,9 +19,11 @@ from edgeprobe.agent.paths import bundle_dir
 from edgeprobe.analysis.render import max_context_table, summary_table
 from edgeprobe.bundle import read_bundle
 from edgeprobe.errors import UsageError
+from edgeprobe.power.session import PowerRequest, PowerSession, recover_stale
 from edgeprobe.runner import Runner, RunSettings
 from edgeprobe.signals import interruptible
 from edgeprobe.suite import load_preset, load_suite
+from edgeprobe.suite.devices import DeviceProfile, load_device_profile
 from edgeprobe.units import format_bytes, format_seconds, parse_bytes, parse_tokens
 
 
@@ -70,7 +73,13 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         raise UsageError(f"{out} already exists; choose another --out")
     if args.point_timeout <= 0:
         raise UsageError("--point-timeout must be positive")
+    power, profile, modes = _power_settings(args)
+    if args.telemetry_rate is not None and not 0 < args.telemetry_rate <= 100:
+        raise UsageError("--telemetry-rate must be above 0 and at most 100 Hz")
     return RunSettings(
+        power=power, device_profile=profile, power_modes=modes,
+        retry_throttled=args.retry_throttled, thermal_guard=not args.no_thermal_guard,
+        telemetry_rate_hz=None if args.no_telemetry else args.telemetry_rate,
         suite=suite, out_path=out, device=device, dtype=args.dtype,
         memory_budget_bytes=parse_bytes(args.memory_budget) if args.memory_budget else None,
         find_max_context=args.find_max_context,
@@ -78,6 +87,31 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         search_limit_tokens=parse_tokens(args.search_limit),
         weights=_weights(args.weights, suite.models), point_timeout_s=args.point_timeout,
         threads=args.threads)
+
+
+def _power_settings(args: argparse.Namespace) -> tuple[
+        PowerSession | None, DeviceProfile | None, list[str]]:
+    """Check every power request before any work starts; one clear line when it cannot be."""
+    profile = load_device_profile(args.device_profile) if args.device_profile else None
+    modes = _split([args.power_modes]) if args.power_modes else []
+    if modes and args.power_mode:
+        raise UsageError("use --power-mode or --power-modes, not both")
+    if args.power_limit is not None and args.power_limit <= 0:
+        raise UsageError("--power-limit must be positive watts")
+    request = PowerRequest(mode=args.power_mode, jetson_clocks=args.jetson_clocks,
+                           power_limit_w=args.power_limit, allow_reboot=args.allow_reboot)
+    if request.empty and not modes:
+        return None, profile, []
+    if args.event_stream is False and agent_running() and not args.local:
+        return None, profile, modes  # the agent's run process checks and applies them
+    state_dir = Path(user_state_dir("edgeprobe"))
+    recover_stale(state_dir, lambda kind, message, **data: print(f"edgeprobe: {message}"))
+    session = PowerSession(request, state_dir,
+                           named_limits=profile.power_limits_w if profile else None)
+    session.preflight()
+    if modes:
+        session.preflight_sweep(modes)
+    return session, profile, modes
 
 
 class ProgressView:

@@ -7,6 +7,7 @@ a run ended by ``kill -9`` or a power cut is put right by the next edgeprobe run
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -125,6 +126,26 @@ class PowerSession:
                 raise PowerControlError("setting the GPU power limit needs root: run edgeprobe "
                                         "with sudo")
 
+    def preflight_sweep(self, names: list[str]) -> list[PowerModel]:
+        """Check a sweep's modes before anything changes: known, and no switch needs a reboot
+        (from the current mode, between neighbours, and back at the end)."""
+        if self.config is None:
+            raise PowerControlError("--power-modes needs a Jetson (nvpmodel modes)")
+        modes = []
+        for name in names:
+            resolved = resolve_mode(self.config, {}, name)
+            assert isinstance(resolved, PowerModel)
+            modes.append(resolved)
+        current = jetson.current_mode(self.config)
+        chain = [current, *modes, current]
+        for before, after in itertools.pairwise(chain):
+            if after is not None and self.config.needs_reboot(before, after):
+                raise PowerControlError(
+                    f"the sweep switches {before.name if before else '?'} -> {after.name}, "
+                    "which needs a reboot (GPU power gating changes): leave that mode out")
+        self.mode_changed = False
+        return modes
+
     # -- apply / restore --------------------------------------------------------------------
     def _save_restore_file(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -169,6 +190,9 @@ class PowerSession:
             assert isinstance(resolved, PowerModel)
             target = resolved
         before = jetson.current_mode(self.config)
+        if self.original_mode is None:
+            self.original_mode = before
+            self._save_restore_file()
         self.mode_changed = True
         via = jetson.set_mode(self.config, target, self.request.allow_reboot)
         self.on_event("power_mode", f"power mode {before.name if before else '?'} -> "
