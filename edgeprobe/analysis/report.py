@@ -12,6 +12,7 @@ from edgeprobe.analysis.maxctx import MaxContext
 from edgeprobe.units import format_bytes, format_seconds, format_tokens
 
 VARIANT_LABEL = {"published": "all-position logits", "lean": "last-position logits"}
+VARIANT_SHORT = {"published": "all-logits", "lean": "last-logit"}
 THROTTLED_MARK = "throttled"
 
 
@@ -132,7 +133,7 @@ def max_context_table(items: list[MaxContext]) -> TextTable:
     for item in items:
         best, fail = max_context_text(item)
         table.rows.append([item.bundle, item.model, item.implementation,
-                           VARIANT_LABEL.get(item.variant, item.variant), best, fail, item.source,
+                           VARIANT_SHORT.get(item.variant, item.variant), best, fail, item.source,
                            format_bytes(item.memory_budget_bytes)
                            if item.memory_budget_bytes else "none",
                            format_bytes(item.peak_bytes_at_max)])
