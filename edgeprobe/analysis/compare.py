@@ -58,10 +58,8 @@ class Comparison:
 
 def resolve_baseline(spec: str | None, labels: list[str], paths: list[str]) -> str | None:
     """The label of the bundle named by ``--baseline`` (label, path, file name or stem)."""
-    if len(labels) < 2:
-        return labels[0] if labels and spec else None
     if spec is None:
-        return labels[0]
+        return labels[0] if labels else None
     for label, path in zip(labels, paths, strict=True):
         if spec in (label, path, Path(path).name, Path(path).stem) \
                 or os.path.abspath(spec) == os.path.abspath(path):
@@ -117,6 +115,10 @@ def compare(bundles: Sequence[Bundle], labels: Sequence[str] | None = None,
     grouped: dict[tuple[str, str, int], dict[str, list[dict[str, Any]]]] = {}
     for label, bundle in zip(labels, bundles, strict=True):
         rows = [point_row(p) for p in sweep_points(bundle.points)]
+        if rows and not any(r["variant"] == variant for r in rows):
+            other = next(v for v in VARIANTS if v != variant)
+            result.warnings.append(f"{label} has no {variant} prefill points: compare with "
+                                   f"--variant {other}")
         for row in rows:
             key = (row["model"], row["implementation"], row["length_tokens"])
             grouped.setdefault(key, {}).setdefault(label, []).append(row)

@@ -117,5 +117,6 @@ def export_bundle(bundle: Bundle, to: str, out: str | None = None) -> list[Path]
                 _write_parquet(rows, path)
             written.append(path)
     except OSError as exc:
-        raise EdgeprobeError(f"cannot write the export: {exc.strerror or exc}") from None
+        where = f" to {exc.filename}" if exc.filename else ""
+        raise EdgeprobeError(f"cannot write the export{where}: {exc.strerror or exc}") from None
     return written

@@ -13,6 +13,8 @@ from edgeprobe.errors import UsageError
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.out == "-" and args.to == "parquet":
+        raise UsageError("--out - (standard output) works with --to csv or json only")
     bundle = read_bundle(args.bundle)
     if bundle.truncated or bundle.damage:
         sys.stderr.write(f"edgeprobe: warning: {bundle.path}: "
@@ -22,10 +24,8 @@ def main(args: argparse.Namespace) -> int:
         if args.to == "json":
             sys.stdout.write(json.dumps(export_document(bundle.path.stem, bundle), indent=1)
                              + "\n")
-        elif args.to == "csv":
-            sys.stdout.write(csv_text(point_rows(bundle.path.stem, bundle), point_columns()))
         else:
-            raise UsageError("--out - (standard output) works with --to csv or json only")
+            sys.stdout.write(csv_text(point_rows(bundle.path.stem, bundle), point_columns()))
         return 0
     for path in export_bundle(bundle, args.to, args.out):
         print(path)
