@@ -212,3 +212,10 @@ def test_cpu_run_bundle_compares_with_its_search_run():
     assert [m.source for m in searched] == ["search"]
     assert {c.other for c in result.crossovers if c.bundle == "cpu-mini"} == \
         {"tiny-mamba2/hf", "tiny-falcon-h1/hf"}
+
+
+def test_many_bundles_group_a_difference_by_value(tmp_path):
+    paths = [write_bundle(tmp_path / f"run{i}.epb", [point("qwen", K, 0.1 * (i + 1))],
+                          power={"mode": "15W" if i % 2 else "MAXN"}) for i in range(6)]
+    (warning,) = compare_files(paths).warnings
+    assert warning == "power mode differs: MAXN in run0, run2, run4; 15W in run1, run3, run5"

@@ -87,10 +87,21 @@ def bundle_labels(paths: list[str]) -> list[str]:
 
 
 def _differs(what: str, values: dict[str, Any], show=str) -> str | None:
-    if len({repr(v) for v in values.values()}) <= 1:
+    """``what differs: A x, B y`` (or, for many bundles, each value with the bundles that
+    have it); None when every bundle has the same value."""
+    groups: dict[str, list[str]] = {}
+    for label, value in values.items():
+        groups.setdefault(show(value) if value is not None else "none", []).append(label)
+    if len(groups) <= 1:
         return None
-    listed = ", ".join(f"{label} {show(value) if value is not None else 'none'}"
-                       for label, value in values.items())
+    if len(values) <= 4:
+        listed = ", ".join(f"{label} {shown}" for shown, labels in groups.items()
+                           for label in labels)
+    else:
+        listed = "; ".join(
+            f"{shown} in {', '.join(labels[:3])}"
+            + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
+            for shown, labels in groups.items())
     return f"{what} differs: {listed}"
 
 
