@@ -76,6 +76,34 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--event-stream", action="store_true", help=argparse.SUPPRESS)
 
 
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    compare = sub.add_parser("compare", help="compare bundles: aligned figures, ratios, "
+                             "crossover lengths, max context, warnings")
+    compare.add_argument("bundles", nargs="+", metavar="BUNDLE")
+    compare.add_argument("--baseline", metavar="BUNDLE",
+                         help="bundle the ratios are against (default: the first)")
+    compare.add_argument("--format", choices=("term", "md", "csv", "json"), default="term",
+                         help="terminal report (default), Markdown, CSV of the aligned "
+                              "figures, or JSON of everything")
+    compare.add_argument("--variant", choices=("lean", "published"), default="lean",
+                         help="prefill variant for TTFT, peak memory and crossovers: lean = "
+                              "last-position logits (default), published = every position")
+    compare.add_argument("--plot", metavar="PNG|term",
+                         help="draw TTFT, peak memory and energy vs length (and kernel shares) "
+                              "into an image, or 'term' for terminal plots")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser("export", help="export a bundle's points, models, max context, "
+                            "kernels and telemetry as CSV, JSON or Parquet")
+    export.add_argument("bundle")
+    export.add_argument("--to", choices=("csv", "json", "parquet"), default="csv",
+                        help="file format (default csv; parquet needs pyarrow)")
+    export.add_argument("--out", metavar="PATH",
+                        help="folder or file prefix (default: the bundle's name here); "
+                             "'-' writes the points (csv) or everything (json) to stdout")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="edgeprobe", description="Long-context probes of Transformer, SSM and "
                      "hybrid language models on Jetson boards and NVIDIA GPUs.")
@@ -85,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="summarise a bundle")
     show.add_argument("bundle")
     show.add_argument("--json", action="store_true", help="every point with its figures, as JSON")
+    _add_compare(sub)
+    _add_export(sub)
     models = sub.add_parser("models", help="list model presets")
     models.add_argument("--json", action="store_true")
     suites = sub.add_parser("suites", help="list suites")
@@ -113,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 _COMMANDS = {
     "run": "edgeprobe.commands.run",
     "show": "edgeprobe.commands.show",
+    "compare": "edgeprobe.commands.compare",
+    "export": "edgeprobe.commands.export",
     "models": "edgeprobe.commands.catalog",
     "suites": "edgeprobe.commands.catalog",
     "power-modes": "edgeprobe.commands.power",

@@ -1,0 +1,122 @@
+"""``edgeprobe export``: a bundle's tables as CSV files, one JSON document, or Parquet files.
+
+CSV and JSON need nothing beyond edgeprobe's own dependencies; Parquet needs pyarrow.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from edgeprobe.analysis import tables
+from edgeprobe.analysis.frames import require
+from edgeprobe.analysis.timeline import telemetry_columns
+from edgeprobe.bundle import schema
+from edgeprobe.bundle.reader import Bundle
+from edgeprobe.errors import EdgeprobeError
+
+EXPORT_FORMATS = ("csv", "json", "parquet")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _rows_of_columns(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    names = list(columns)
+    samples = zip(*columns.values(), strict=False)
+    return [dict(zip(names, values, strict=True)) for values in samples]
+
+
+def export_document(label: str, bundle: Bundle) -> dict[str, Any]:
+    """Everything export writes, as one JSON-ready document."""
+    header = dict(bundle.header)
+    return _json_safe({
+        "path": str(bundle.path), "complete": bundle.complete, "truncated": bundle.truncated,
+        "damage": bundle.damage, "header": header, "footer": bundle.footer,
+        **tables.all_tables(label, bundle),
+        "events": bundle.events,
+        "telemetry": telemetry_columns(bundle.of_type(schema.TELEMETRY)),
+    })
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(_json_safe(value))
+    return value
+
+
+def csv_text(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    names = list(columns or [])
+    for row in rows:
+        names += [k for k in row if k not in names]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(row.get(k)) for k in names})
+    return buffer.getvalue()
+
+
+def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
+    pyarrow = require("pyarrow", "Parquet export")
+    parquet = require("pyarrow.parquet", "Parquet export")
+    flat = [{k: json.dumps(_json_safe(v)) if isinstance(v, (dict, list)) else v
+             for k, v in row.items()} for row in rows]
+    parquet.write_table(pyarrow.Table.from_pylist(flat), path)
+
+
+def _target(out: str | None, bundle: Bundle, suffix: str) -> Path:
+    """``--out`` is a folder (existing) or a path prefix; default: the bundle's name in the
+    current folder."""
+    if out is None:
+        return Path(bundle.path.stem + suffix)
+    path = Path(out)
+    if path.is_dir():
+        return path / (bundle.path.stem + suffix)
+    return path if path.suffix == suffix and suffix == ".json" else Path(str(path) + suffix)
+
+
+def export_bundle(bundle: Bundle, to: str, out: str | None = None) -> list[Path]:
+    """Write the bundle's tables; returns the files written. Tables with no rows (kernels,
+    telemetry when not recorded) are left out, except points."""
+    if to not in EXPORT_FORMATS:
+        raise EdgeprobeError(f"unknown export format {to!r}: use csv, json or parquet", 2)
+    label = bundle.path.stem
+    written: list[Path] = []
+    try:
+        if to == "json":
+            path = _target(out, bundle, ".json")
+            path.write_text(json.dumps(export_document(label, bundle), indent=1) + "\n")
+            return [path]
+        named = tables.all_tables(label, bundle)
+        named["telemetry"] = _rows_of_columns(
+            telemetry_columns(bundle.of_type(schema.TELEMETRY)))
+        for name, rows in named.items():
+            if not rows and name != "points":
+                continue
+            path = _target(out, bundle, f".{name}.{to}")
+            if to == "csv":
+                columns = tables.point_columns() if name == "points" else None
+                path.write_text(csv_text(rows, columns))
+            else:
+                _write_parquet(rows, path)
+            written.append(path)
+    except OSError as exc:
+        where = f" to {exc.filename}" if exc.filename else ""
+        raise EdgeprobeError(f"cannot write the export{where}: {exc.strerror or exc}") from None
+    return written

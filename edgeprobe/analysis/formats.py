@@ -1,0 +1,94 @@
+"""Writes a comparison as a terminal report, Markdown, CSV (the aligned figures) or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from edgeprobe.analysis.compare import Comparison
+from edgeprobe.analysis.report import NOTES, TextTable, report_tables
+
+FORMATS = ("term", "md", "csv", "json")
+
+
+def rich_table(table: TextTable) -> Table:
+    rendered = Table(title=table.title, title_justify="left", header_style="bold",
+                     pad_edge=False)
+    for index, header in enumerate(table.headers):
+        rendered.add_column(header, justify="right" if index in table.right_aligned else "left",
+                            overflow="fold")
+    for index, row in enumerate(table.rows):
+        if index in table.section_starts and index:
+            rendered.add_section()
+        cells = [escape(cell) for cell in row]
+        if cells and "throttled" in row[-1]:
+            cells[-1] = f"[yellow]{cells[-1]}[/]"
+        rendered.add_row(*cells)
+    return rendered
+
+
+def print_terminal(console: Console, comparison: Comparison) -> None:
+    tables = report_tables(comparison)
+    console.print(rich_table(tables[0]))
+    for warning in comparison.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    for table in tables[1:]:
+        console.print(rich_table(table))
+    console.print(f"[dim]{escape(NOTES)}[/]", highlight=False)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|") or " "
+
+
+def markdown_table(table: TextTable, level: int = 3) -> str:
+    lines = [f"{'#' * level} {table.title}", "",
+             "| " + " | ".join(_md_cell(h) for h in table.headers) + " |",
+             "|" + "|".join("---:" if i in table.right_aligned else "---"
+                            for i in range(len(table.headers))) + "|"]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(comparison: Comparison, level: int = 3) -> str:
+    tables = report_tables(comparison)
+    parts = [markdown_table(tables[0], level)]
+    if comparison.warnings:
+        parts.append("\n".join(f"- **warning:** {w}" for w in comparison.warnings) + "\n")
+    parts += [markdown_table(t, level) for t in tables[1:]]
+    parts.append(f"_{NOTES}_\n")
+    return "\n".join(parts)
+
+
+def to_csv(comparison: Comparison) -> str:
+    """The aligned figures, one line per bundle, model, implementation and length, raw units."""
+    buffer = io.StringIO()
+    fields: list[str] = []
+    for row in comparison.rows:
+        fields += [k for k in row if k not in fields]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in comparison.rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def to_json(comparison: Comparison) -> str:
+    return json.dumps(_json_safe(comparison.as_dict()), indent=2, default=str)
