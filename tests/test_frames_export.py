@@ -63,14 +63,20 @@ def test_kernel_and_telemetry_records(tmp_path):
     assert shares[(4096, "SSM_Scan")] == pytest.approx(0.55)  # percent read as fraction
 
 
-def test_plain_columnar_telemetry_chunks(tmp_path):
-    chunks = [{"columns": {"t_s": [0.0, 0.1], "power_w": [50.0, 52.0]}},
-              {"columns": {"t_s": [0.2], "power_w": [51.0], "temp_c": [40.0]}}]
+def test_telemetry_frame_from_real_sampler_chunks(tmp_path):
+    from edgeprobe.telemetry import BackgroundSampler
+
+    sampler = BackgroundSampler(rate_hz=10)
+    chunks = []
+    for _ in range(2):
+        for _ in range(3):
+            sampler.sample_once()
+        chunks.append(sampler.drain_timeline())
     path = write_bundle(tmp_path / "t.epb", [point("q", 64, 0.1)], telemetry=chunks)
-    frames = edgeprobe.load_bundle(path)
-    telemetry = frames.telemetry
-    assert list(telemetry.power_w) == [50.0, 52.0, 51.0]
-    assert telemetry.temp_c.isna().tolist() == [True, True, False]
+    telemetry = edgeprobe.load_bundle(path).telemetry
+    assert len(telemetry) == 6
+    assert telemetry.monotonic_s.is_monotonic_increasing
+    assert (telemetry.ram_used_bytes > 0).all() and (telemetry.ram_total_bytes > 0).all()
 
 
 def test_export_csv_json_parquet(cli, tmp_path):

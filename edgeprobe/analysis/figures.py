@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeprobe.analysis.energy import energy_figures
+
 
 def peak_bytes(point: dict[str, Any]) -> int | None:
     """Peak device memory of the prefill: CUDA reserved (what a smaller card must hold), or
@@ -29,7 +31,8 @@ def figures(point: dict[str, Any]) -> dict[str, Any]:
         "peak_allocated_bytes": peak_allocated_bytes(point),
         "cache_bytes": point.get("cache_bytes"),
         "logits_bytes": prefill.get("logits_bytes"),
-        "energy_j": (point.get("energy") or {}).get("energy_j"),
+        **energy_figures(point),
+        "throttled": bool(point.get("throttled")),
     }
 
 
