@@ -135,6 +135,8 @@ class Runner:
         device = self.hello["device"]
         profile = settings.device_profile or detect_device_profile(
             [jetson_model(), device.get("name")])
+        if settings.power is not None:
+            settings.power.on_event = self._notice  # switches and restores go into the bundle
         sampler = None
         if settings.telemetry_rate_hz:
             sampler = BackgroundSampler(rate_hz=settings.telemetry_rate_hz,
