@@ -23,6 +23,14 @@ from edgeprobe.power.state import current_power_state
 from edgeprobe.probe.plan import ModelPlan, decode_variant, make_plan
 from edgeprobe.probe.search import Trial, find_max_context
 from edgeprobe.probe.worker import Worker, WorkerCrashed, WorkerOptions
+from edgeprobe.profiling.spec import (
+    STUDY_SCHEDULE,
+    ProfileSchedule,
+    ProfileSpec,
+    pick_variant,
+    why_not_comparable,
+)
+from edgeprobe.profiling.spec import trace_file as profile_trace_file
 from edgeprobe.suite.suites import Suite
 from edgeprobe.telemetry.platform import host_info
 from edgeprobe.telemetry.snapshot import thermal_snapshot
@@ -43,6 +51,9 @@ class RunSettings:
     weights: dict[str, Path] = field(default_factory=dict)
     point_timeout_s: float | None = 3600.0
     threads: int | None = None
+    # Profiling passes run when the suite asks for them (``suite.profile``).
+    profile_schedule: ProfileSchedule = STUDY_SCHEDULE
+    trace_dir: Path | None = None  # Chrome traces of the profiling passes go here
 
 
 class Runner:
@@ -100,6 +111,9 @@ class Runner:
                 "implementation": suite.implementation, "seed": suite.seed,
                 "point_timeout_s": settings.point_timeout_s,
                 "min_prefill_window_s": suite.min_prefill_window_s,
+                "profile": suite.profile,
+                "profile_schedule": settings.profile_schedule.as_dict(),
+                "trace_dir": str(settings.trace_dir) if settings.trace_dir else None,
             },
             "plan": [{"model": p.preset.name, "family": p.preset.family,
                       "implementation": p.implementation, "lengths": list(p.lengths),
@@ -207,6 +221,7 @@ class Runner:
         self.model_dead = None
         blocked: dict[str, tuple[int, str]] = {}
         known: dict[str, list[Trial]] = {v: [] for v in plan.variants}
+        ran: dict[int, list[tuple[str, int]]] = {}  # length -> (variant, seq) of ok points
         decode_in = decode_variant(plan.variants)
         for length in plan.lengths:
             for variant in plan.variants:
@@ -220,11 +235,15 @@ class Runner:
                 decode = self.settings.suite.decode_tokens if variant == decode_in else 0
                 record = self._point(plan, length, variant, decode, path["summary"])
                 known[variant].append(_trial_of(record))
+                if record["status"] == schema.STATUS_OK:
+                    ran.setdefault(length, []).append((variant, record["seq"]))
                 if record["status"] == schema.STATUS_OOM or record["status"] in schema.WORKER_LOST:
                     blocked[variant] = (length, record["status"])
         if self.settings.find_max_context and not self.model_dead:
             for variant in plan.variants:
                 self._search(plan, variant, known[variant], path["summary"])
+        if self.settings.suite.profile:
+            self._profile_model(plan, ran, path["summary"])
         if self.worker.alive:
             self.worker.request({"op": "unload"}, timeout_s=120)
 
@@ -295,6 +314,51 @@ class Runner:
         if not loaded.get("ok"):
             self.model_dead = f"model could not be reloaded after a failure: {loaded.get('error')}"
             self._notice("model_failed", f"{plan.key}: {self.model_dead}", level="error")
+
+    # -- profiling passes, after every timed pass of the model ---------------------------------
+    def _profile_model(self, plan: ModelPlan, ran: dict[int, list[tuple[str, int]]],
+                       kernel_path: str) -> None:
+        for length, points in ran.items():
+            variant = pick_variant([v for v, _ in points])
+            if self.model_dead or variant is None:
+                return
+            self._profile(plan, length, variant, dict(points)[variant], kernel_path)
+
+    def _profile(self, plan: ModelPlan, length: int, variant: str, point_seq: int,
+                 kernel_path: str) -> None:
+        settings = self.settings
+        trace = (profile_trace_file(settings.trace_dir, settings.out_path.stem, plan.preset.name,
+                                    plan.implementation, length, variant)
+                 if settings.trace_dir else None)
+        spec = ProfileSpec(length, variant, settings.suite.seed, settings.profile_schedule,
+                           str(trace) if trace else None)
+        self.listener("profile_started", model=plan.key, length=length, variant=variant)
+        not_comparable = why_not_comparable(self.hello["device"]["kind"], kernel_path)
+        record = {"model": plan.preset.name, "family": plan.preset.family,
+                  "implementation": plan.implementation, "length_tokens": length,
+                  "variant": variant, "point_seq": point_seq, "kernel_path": kernel_path,
+                  "dtype": self.dtype, "device": self.hello["device"].get("name") or "cpu",
+                  "power_mode": self.power.get("mode"), "phase": "prefill",
+                  "schedule": settings.profile_schedule.as_dict(),
+                  "comparable_to_study": not_comparable is None,
+                  "comparability_note": not_comparable,
+                  "started_unix_s": time.time(), "thermal_before": thermal_snapshot()}
+        try:
+            reply = self.worker.request({"op": "profile", "spec": spec.as_message()},
+                                        timeout_s=settings.point_timeout_s)
+        except WorkerCrashed as crash:
+            reply = {"ok": False, "status": "timeout" if crash.timed_out else "crashed",
+                     "error": str(crash)}
+        record.update(status=reply.pop("status", "error"), error=reply.pop("error", None))
+        fatal = reply.pop("fatal", False) or record["status"] in schema.WORKER_LOST
+        reply.pop("ok", None)
+        reply.pop("memory", None)
+        record.update(reply, wall_s=time.time() - record["started_unix_s"],
+                      thermal_after=thermal_snapshot())
+        self.writer.append(schema.KERNELS, record)
+        self.listener("kernels", record=record)
+        if fatal:
+            self._recover(plan)
 
     def _search(self, plan: ModelPlan, variant: str, known: list[Trial], kernel_path: str) -> None:
         settings = self.settings

@@ -117,7 +117,9 @@ def test_bundle_side_never_imports_torch():
     import sys
 
     code = ("import sys, edgeprobe, edgeprobe.bundle, edgeprobe.analysis.render, "
-            "edgeprobe.commands.show, edgeprobe.runner, edgeprobe.cli; "
+            "edgeprobe.commands.show, edgeprobe.runner, edgeprobe.cli, edgeprobe.profiling, "
+            "edgeprobe.profiling.categories, edgeprobe.profiling.table, "
+            "edgeprobe.profiling.spec, edgeprobe.profiling.names, edgeprobe.analysis.kernels; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
