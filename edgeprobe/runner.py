@@ -319,10 +319,11 @@ class Runner:
     def _profile_model(self, plan: ModelPlan, ran: dict[int, list[tuple[str, int]]],
                        kernel_path: str) -> None:
         for length, points in ran.items():
-            variant = pick_variant([v for v, _ in points])
-            if self.model_dead or variant is None:
+            if self.model_dead:
                 return
-            self._profile(plan, length, variant, dict(points)[variant], kernel_path)
+            variant = pick_variant([v for v, _ in points])
+            if variant is not None:
+                self._profile(plan, length, variant, dict(points)[variant], kernel_path)
 
     def _profile(self, plan: ModelPlan, length: int, variant: str, point_seq: int,
                  kernel_path: str) -> None:
