@@ -24,6 +24,7 @@ from edgeprobe.analysis.kernels import (
     short_kernel_name,
 )
 from edgeprobe.bundle import read_bundle
+from edgeprobe.errors import EdgeprobeError
 from edgeprobe.profiling.names import entries_from_records, write_names
 
 COLUMNS = ("SSM_Scan", "GEMM", "memory", "attention", "logits")
@@ -40,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("bundle")
     parser.add_argument("--names", type=Path, help="write the name listing here")
     args = parser.parse_args(argv)
-    bundle = read_bundle(args.bundle)
+    try:
+        bundle = read_bundle(args.bundle)
+    except EdgeprobeError as exc:
+        print(f"kernel_report: {exc}", file=sys.stderr)
+        return 2
     records = kernel_records(bundle)
     device = bundle.header.get("device", {}).get("name") or "cpu"
     software = bundle.header.get("software", {})

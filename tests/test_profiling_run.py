@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from edgeprobe.bundle import read_bundle
+from edgeprobe.bundle import BundleWriter, read_bundle
 from edgeprobe.cli import build_parser
 from edgeprobe.commands.run import settings_from_args
+from edgeprobe.profiling.names import read_names
 from edgeprobe.profiling.spec import STUDY_SCHEDULE
+from edgeprobe.profiling.table import TIME_BASIS_CUDA, KernelSample, aggregate
 from tests.conftest import REPO, write_suite
 from tests.test_cli import _one_line_error
 
@@ -95,3 +99,39 @@ def test_bad_profiling_input(cli, tmp_path):
     assert "--top must be at least 1" in _one_line_error(cli("show", str(afile), "--top", "0"))
     suite = write_suite(tmp_path, profile="yes")
     assert "profile must be true or false" in _one_line_error(cli("run", "--suite", str(suite)))
+
+
+def _gpu_style_bundle(path):
+    """A bundle with kernels records as a GPU run writes them, from recorded H200 names."""
+    entries = read_names(REPO / "tests" / "fixtures" / "kernels" / "h200-seed.tsv")
+    samples = [KernelSample(e.name, 1e-3 * (i + 1), e.launched_by, e.scope)
+               for i, e in enumerate(entries) if e.kind == "kernel"]
+    table = aggregate(samples, TIME_BASIS_CUDA, steps=10, active_wall_s=0.2)
+    identity = {"model": "mamba2-130m", "family": "ssm", "implementation": "mamba_ssm",
+                "variant": "published", "kernel_path": "fused", "device": "NVIDIA H200",
+                "dtype": "float16", "comparable_to_study": True}
+    with BundleWriter(path, {"device": {"kind": "cuda", "name": "NVIDIA H200"},
+                             "suite": {"name": "t"}}) as writer:
+        writer.append("kernels", {**identity, "length_tokens": 256, "status": "ok",
+                                  **table.as_record()})
+        writer.append("kernels", {**identity, "length_tokens": 32768, "status": "oom",
+                                  "error": "CUDA out of memory"})
+    return table
+
+
+def test_show_kernels_of_a_gpu_bundle(cli, tmp_path):
+    path = tmp_path / "gpu.epb"
+    table = _gpu_style_bundle(path)
+    scan_share = table.category_times_s()["SSM_Scan"] / table.device_time_s
+    shown = cli("show", str(path), "--kernels", "--top", "20", env={"COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    assert f"{scan_share * 100:.1f}" in shown.stdout
+    assert "selective_scan_fwd_kernel<…>" in shown.stdout
+    assert "kernels busy" in shown.stdout and "oom" in shown.stdout
+    report = subprocess.run([sys.executable, str(REPO / "benchmarks" / "kernel_report.py"),
+                             str(path), "--names", str(tmp_path / "names.txt")],
+                            capture_output=True, text=True, check=True)
+    assert f"{scan_share * 100:.1f}%" in report.stdout and "CUDA out of memory" in report.stdout
+    written = read_names(tmp_path / "names.txt")
+    assert {e.name for e in written} == {r.name for r in table.rows}
+    assert all(e.kind == "kernel" for e in written)
