@@ -172,8 +172,8 @@ def categorize(name: str, launched_by: Sequence[str] = (), scope: str | None = N
     ``name`` is a device kernel's name (GPU) or an op's name (CPU); ``launched_by`` the ops
     around it, innermost first; ``scope`` the category of the innermost module scope.
     """
-    if scope in SCOPED_CATEGORIES:
-        return scope  # type: ignore[return-value]
+    if scope is not None and scope in SCOPED_CATEGORIES:
+        return scope
     chain = (name, *launched_by)
     for rule in COMPOSITE_RULES:
         if any(matches(rule, n) for n in chain):
