@@ -47,6 +47,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                      help="load a local checkpoint instead of random weights")
     run.add_argument("--point-timeout", type=float, default=3600.0, metavar="SECONDS")
     run.add_argument("--threads", type=int, help="CPU threads for torch")
+    run.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
+                     help="after each model's timed passes, profile one prefill per length with "
+                          "torch.profiler: per-kernel table and category shares "
+                          "(default: the suite's)")
+    run.add_argument("--trace-dir", metavar="DIR",
+                     help="also write a Chrome trace (.json.gz, opens in Perfetto) per profiled "
+                          "point into DIR; implies --profile")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     power = run.add_argument_group("power and thermals")
     power.add_argument("--power-mode", metavar="NAME",
@@ -115,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="every point with its figures, as JSON")
     _add_compare(sub)
     _add_export(sub)
+    show.add_argument("--kernels", action="store_true",
+                      help="per-kernel latency: category shares and the top kernels per point")
+    show.add_argument("--top", type=int, default=10, metavar="N",
+                      help="kernels listed per profiled point with --kernels (default 10)")
     models = sub.add_parser("models", help="list model presets")
     models.add_argument("--json", action="store_true")
     suites = sub.add_parser("suites", help="list suites")

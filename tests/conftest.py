@@ -34,7 +34,9 @@ def write_suite(folder: Path, name: str = "mini", **fields: object) -> Path:
     values.update(fields)
     lines = []
     for key, value in values.items():
-        if isinstance(value, str):
+        if isinstance(value, bool):
+            lines.append(f"{key} = {str(value).lower()}")
+        elif isinstance(value, str):
             lines.append(f'{key} = "{value}"')
         elif isinstance(value, list):
             inner = ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in value)

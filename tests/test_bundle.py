@@ -118,7 +118,11 @@ def test_bundle_side_never_imports_torch():
 
     code = ("import sys, edgeprobe, edgeprobe.bundle, edgeprobe.analysis.render, "
             "edgeprobe.commands.show, edgeprobe.runner, edgeprobe.cli, edgeprobe.telemetry, "
-            "edgeprobe.telemetry.sampler, edgeprobe.telemetry.report, edgeprobe.commands.info; "
+            "edgeprobe.telemetry.sampler, edgeprobe.telemetry.report, edgeprobe.commands.info, "
+            "edgeprobe.profiling, edgeprobe.conditions, edgeprobe.agent.server, "
+            "edgeprobe.agent.client, edgeprobe.commands.run, edgeprobe.power.session, "
+            "edgeprobe.profiling.categories, edgeprobe.profiling.table, "
+            "edgeprobe.profiling.spec, edgeprobe.profiling.names, edgeprobe.analysis.kernels; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

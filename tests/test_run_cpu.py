@@ -32,6 +32,7 @@ def test_mini_suite_writes_a_bundle_that_show_reads(cli, tmp_path):
     assert header["software"]["torch"] and header["software"]["transformers"]
     assert header["suite"]["name"] == "mini" and len(header["suite"]["sha256"]) == 64
     assert header["settings"]["dtype"] == "float32"
+    assert header["settings"]["profile"] is False and not bundle.of_type("kernels")
     models = {m["model"]: m for m in bundle.models}
     assert models["tiny-mamba2"]["kernel_path"]["ssm_scan"] == "reference"
     assert models["tiny-qwen2"]["kernel_path"]["attention"].startswith("sdpa")

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from edgeprobe.analysis.kernels import (
+    SHORT_LABELS,
+    TIME_BASIS_LABELS,
+    category_shares,
+    device_busy_share,
+    kernel_records,
+    short_kernel_name,
+    shown_categories,
+    top_rows,
+)
 from edgeprobe.analysis.summary import summarize
 from edgeprobe.bundle.reader import Bundle
 from edgeprobe.units import format_bytes, format_seconds, format_tokens
@@ -100,3 +111,87 @@ def print_bundle(console: Console, bundle: Bundle) -> None:
     console.print(summary_table(bundle.points))
     if bundle.max_context:
         console.print(max_context_table(bundle.max_context))
+
+
+# -- per-kernel latency (``kernels`` records) ---------------------------------------------------
+def _profile_label(record: dict[str, Any]) -> str:
+    return (f"{record.get('model')}/{record.get('implementation')} "
+            f"{format_tokens(record.get('length_tokens'))} {_variant_label(record.get('variant'))}")
+
+
+def kernel_shares_table(records: list[dict[str, Any]]) -> Table:
+    """One row per profiled point: the share of each category, in percent."""
+    table = Table(title="Per-kernel latency: share of time by category (%)", title_justify="left",
+                  header_style="bold", pad_edge=False)
+    categories = shown_categories(records)
+    mixed = len({r.get("variant") for r in records}) > 1
+    table.add_column("point", min_width=12)
+    for category in categories:
+        table.add_column(SHORT_LABELS.get(category, category), justify="right", no_wrap=True,
+                         min_width=4)
+    for rec in records:
+        label = (f"{rec.get('model')}/{rec.get('implementation')} "
+                 f"{format_tokens(rec.get('length_tokens'))}"
+                 + (f" {_variant_label(str(rec.get('variant')))}" if mixed else "")
+                 + ("" if rec.get("comparable_to_study") else "*"))
+        if rec.get("status") != "ok":
+            table.add_row(label, f"[red]{escape(str(rec.get('status')))}[/]",
+                          *([""] * (len(categories) - 1)))
+            continue
+        shares = category_shares(rec)
+        table.add_row(label, *(f"{shares[c] * 100:.1f}" for c in categories))
+    if any(not r.get("comparable_to_study") for r in records):
+        table.caption = ("* not comparable with the study's shares: CPU op time, or a "
+                         "reference kernel path")
+        table.caption_justify = "left"
+    return table
+
+
+def top_kernels_heading(record: dict[str, Any], count: int) -> str:
+    busy = device_busy_share(record)
+    basis = TIME_BASIS_LABELS.get(str(record.get("time_basis")), str(record.get("time_basis")))
+    return (f"{_profile_label(record)} ({record.get('kernel_path')} path): top {count} of "
+            f"{len(record.get('rows') or [])} by {basis}, {record.get('steps')} prefills"
+            + (f"; kernels busy {busy * 100:.0f}% of the wall time" if busy is not None else ""))
+
+
+def top_kernels_table(record: dict[str, Any], count: int) -> Table:
+    table = Table(header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD)
+    for name in ("share", "per prefill", "calls", "mean"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("category", no_wrap=True)
+    table.add_column("kernel", min_width=16, overflow="fold")
+    table.add_column("launched by", max_width=22, no_wrap=True, overflow="ellipsis")
+    steps = record.get("steps") or 1
+    for row in top_rows(record, count):
+        category = str(row.get("category"))
+        table.add_row(f"{float(row.get('share') or 0) * 100:.1f}%",
+                      format_seconds(float(row.get("total_s") or 0) / steps),
+                      str(row.get("calls")), format_seconds(row.get("mean_s")),
+                      SHORT_LABELS.get(category, category),
+                      escape(short_kernel_name(str(row.get("name")))),
+                      escape(str((row.get("launched_by") or ["-"])[0])))
+    return table
+
+
+def print_kernels(console: Console, bundle: Bundle, top: int) -> None:
+    """``show --kernels``: the category shares of every profiled point, then its top kernels."""
+    records = kernel_records(bundle)
+    if bundle.truncated or bundle.damage:
+        console.print(f"[yellow]warning:[/] {escape(bundle.damage or 'bundle is truncated')}; "
+                      f"showing the {len(records)} profiles read")
+    if not records:
+        console.print("no per-kernel data in this bundle (run with --profile to record it)")
+        return
+    console.print(kernel_shares_table(records))
+    for rec in records:
+        if rec.get("status") != "ok":
+            console.print(f"[red]{escape(_profile_label(rec))}: profile {rec.get('status')}:[/] "
+                          f"{escape(str(rec.get('error')))}", highlight=False)
+            continue
+        console.print(escape(top_kernels_heading(rec, top)), style="bold", highlight=False)
+        console.print(top_kernels_table(rec, top))
+        notes = [n for n in (rec.get("comparability_note"), rec.get("trace_file"),
+                             rec.get("trace_error")) if n]
+        for note in notes:
+            console.print(f"  {escape(str(note))}", highlight=False, style="dim")

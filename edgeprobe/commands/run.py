@@ -16,7 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from edgeprobe.agent.client import agent_running
 from edgeprobe.agent.paths import bundle_dir
-from edgeprobe.analysis.render import max_context_table, summary_table
+from edgeprobe.analysis.kernels import category_shares, kernel_records
+from edgeprobe.analysis.render import kernel_shares_table, max_context_table, summary_table
 from edgeprobe.bundle import read_bundle
 from edgeprobe.errors import UsageError
 from edgeprobe.power.session import PowerRequest, PowerSession, recover_stale
@@ -53,6 +54,17 @@ def _weights(values: list[str] | None, models: tuple[str, ...]) -> dict[str, Pat
     return result
 
 
+def _trace_dir(value: str | None, profile: bool | None) -> Path | None:
+    if value is None:
+        return None
+    if profile is False:
+        raise UsageError("--trace-dir needs profiling; drop --no-profile")
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--trace-dir {value}: {path} exists and is not a folder")
+    return path
+
+
 def settings_from_args(args: argparse.Namespace) -> RunSettings:
     suite = load_suite(args.suite)
     for flag in ("decode_tokens", "repeats", "warmup"):
@@ -60,11 +72,13 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         if value is not None and value < (1 if flag == "repeats" else 0):
             raise UsageError(f"--{flag.replace('_', '-')} must be "
                              f"{'at least 1' if flag == 'repeats' else 'zero or more'}")
+    trace_dir = _trace_dir(args.trace_dir, args.profile)
     suite = suite.with_overrides(
         models=_split(args.models) or None,
         lengths=[parse_tokens(v) for v in _split(args.lengths)] or None,
         variants=args.variants, decode_tokens=args.decode_tokens, repeats=args.repeats,
-        warmup=args.warmup, implementation=args.impl)
+        warmup=args.warmup, implementation=args.impl,
+        profile=True if trace_dir else args.profile)
     device = args.device
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
         raise UsageError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
@@ -86,7 +100,7 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         search_resolution_tokens=parse_tokens(args.search_resolution),
         search_limit_tokens=parse_tokens(args.search_limit),
         weights=_weights(args.weights, suite.models), point_timeout_s=args.point_timeout,
-        threads=args.threads)
+        threads=args.threads, trace_dir=trace_dir)
 
 
 def _power_settings(args: argparse.Namespace) -> tuple[
@@ -183,6 +197,23 @@ class ProgressView:
             self.console.print(f"{escape(text)} [yellow]{status}[/]: "
                                f"{escape(str(record.get('error')))}", highlight=False)
 
+    def on_profile_started(self, model: str, length: int, variant: str) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, description=f"profiling {model} {length} {variant}")
+
+    def on_kernels(self, record: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        text = (f"  kernels {record['model']}/{record['implementation']} "
+                f"{record['length_tokens']:>7} {record['variant']:<9}")
+        if record["status"] != "ok":
+            self.console.print(f"{escape(text)} [yellow]{record['status']}[/]: "
+                               f"{escape(str(record.get('error')))}", highlight=False)
+            return
+        shares = sorted(category_shares(record).items(), key=lambda kv: -kv[1])[:4]
+        text += "  " + "  ".join(f"{c} {s * 100:.0f}%" for c, s in shares if s > 0)
+        self.console.print(text, highlight=False, markup=False)
+
     def on_max_context(self, record: dict[str, Any]) -> None:
         self.console.print(f"  max context {record['model']}/{record['implementation']} "
                            f"{record['variant']}: {record.get('max_ok_tokens')} tokens "
@@ -230,6 +261,8 @@ def print_run_summary(console: Console, path: Path, suite_name: str) -> None:
     console.print(summary_table(bundle.points, title=f"{suite_name}: results"))
     if bundle.max_context:
         console.print(max_context_table(bundle.max_context))
+    if kernel_records(bundle):
+        console.print(kernel_shares_table(kernel_records(bundle)))
     footer = bundle.footer or {}
     counts = ", ".join(f"{n} {s}" for s, n in sorted((footer.get("by_status") or {}).items()))
     console.print(f"bundle: [bold]{path}[/]  ({counts})", highlight=False)

@@ -8,11 +8,15 @@ import json
 from rich.console import Console
 
 from edgeprobe.analysis.figures import flat_point
-from edgeprobe.analysis.render import print_bundle
+from edgeprobe.analysis.kernels import kernel_records
+from edgeprobe.analysis.render import header_lines, print_bundle, print_kernels
 from edgeprobe.bundle import read_bundle
+from edgeprobe.errors import UsageError
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise UsageError("--top must be at least 1")
     bundle = read_bundle(args.bundle)
     if args.json:
         document = {
@@ -29,10 +33,17 @@ def main(args: argparse.Namespace) -> int:
             "models": bundle.models,
             "points": [flat_point(p) for p in bundle.points],
             "max_context": bundle.max_context,
+            "kernels": kernel_records(bundle),
             "events": bundle.events,
             "footer": bundle.footer,
         }
         print(json.dumps(document, indent=2, default=str))
         return 0
-    print_bundle(Console(), bundle)
+    console = Console()
+    if args.kernels:
+        for line in header_lines(bundle):
+            console.print(line, highlight=False, markup=False)
+        print_kernels(console, bundle, args.top)
+        return 0
+    print_bundle(console, bundle)
     return 0

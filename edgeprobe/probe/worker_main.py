@@ -136,6 +136,26 @@ class WorkerState:
             release(self.device)
         return {"ok": True, "status": "ok", **result}
 
+    def profile(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Per-kernel table of one point's prefill under torch.profiler (never timed)."""
+        from edgeprobe.probe.measure import LOGITS_TO_KEEP, prompt
+        from edgeprobe.probe.memory import release
+        from edgeprobe.profiling.capture import profile_prefill
+        from edgeprobe.profiling.spec import ProfileSpec
+
+        if self.model is None:
+            return {"ok": False, "status": "error", "error": "no model loaded"}
+        spec = ProfileSpec.from_message(message["spec"])
+        ids = prompt(self.model, spec.length_tokens, spec.seed)
+        try:
+            captured = profile_prefill(self.model, ids, LOGITS_TO_KEEP[spec.variant],
+                                       spec.schedule, spec.trace_path)
+        finally:
+            del ids
+            release(self.device)
+        return {"ok": True, "status": "ok", **captured.table.as_record(),
+                "trace_file": captured.trace_file, "trace_error": captured.trace_error}
+
     def unload(self, _: dict[str, Any]) -> dict[str, Any]:
         from edgeprobe.probe.memory import release
 
@@ -177,7 +197,7 @@ def serve(conn: Connection, options: WorkerOptions) -> None:
         conn.send({"ok": False, "status": "error", "error": f"{type(exc).__name__}: {exc}"})
         return
     handlers = {"hello": state.hello, "load": state.load, "point": state.point,
-                "unload": state.unload}
+                "profile": state.profile, "unload": state.unload}
     while True:
         try:
             message = conn.recv()

@@ -38,6 +38,8 @@ class Suite:
     seed: int = 0
     # Repeat timed prefills until they span this long (energy needs >= 1 s of samples).
     min_prefill_window_s: float = 0.0
+    # A torch.profiler pass per (model, length) after the timed passes: per-kernel tables.
+    profile: bool = False
     overrides: tuple[str, ...] = ()
 
     def lengths_for(self, preset: ModelPreset) -> tuple[int, ...]:
@@ -67,6 +69,7 @@ class Suite:
         repeats: int | None = None,
         warmup: int | None = None,
         implementation: str | None = None,
+        profile: bool | None = None,
     ) -> Suite:
         changes: dict[str, Any] = {}
         if models:
@@ -85,6 +88,8 @@ class Suite:
             changes["warmup"] = warmup
         if implementation is not None:
             changes["implementation"] = implementation
+        if profile is not None:
+            changes["profile"] = profile
         if not changes:
             return self
         return replace(self, overrides=tuple(sorted(changes)), **changes)
@@ -121,6 +126,9 @@ def _parse(data: dict[str, Any], where: Path) -> Suite:
     window = data.get("min_prefill_window_s", 0.0)
     if not isinstance(window, (int, float)) or isinstance(window, bool) or window < 0:
         raise ProfileError(f"{where}: min_prefill_window_s must be a number >= 0")
+    profile = data.get("profile", False)
+    if not isinstance(profile, bool):
+        raise ProfileError(f"{where}: profile must be true or false")
     return Suite(
         name=require(data, "name", str, where),
         version=require(data, "version", int, where),
@@ -140,6 +148,7 @@ def _parse(data: dict[str, Any], where: Path) -> Suite:
         },
         seed=int(data.get("seed", 0)),
         min_prefill_window_s=float(window),
+        profile=profile,
         **counts,
     )
 

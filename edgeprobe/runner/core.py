@@ -1,4 +1,4 @@
-"""Walks a suite: worker -> model -> points (-> max-context search), appending to a bundle.
+"""The run loop: worker -> model -> points, appending to a bundle.
 
 The runner never imports torch: all device work happens in a worker process, which it
 restarts when a fused kernel poisons the CUDA context. Out-of-memory is a result, not a crash.
@@ -6,12 +6,9 @@ restarts when a fused kernel poisons the CUDA context. Out-of-memory is a result
 
 from __future__ import annotations
 
-import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,42 +17,21 @@ from edgeprobe.bundle.writer import BundleWriter
 from edgeprobe.conditions import Conditions, CriticalTemperature
 from edgeprobe.errors import EdgeprobeError
 from edgeprobe.models.kernel_path import FIX_HINT
-from edgeprobe.power.session import PowerSession
 from edgeprobe.power.state import current_power_state
 from edgeprobe.probe.plan import ModelPlan, decode_variant, make_plan
-from edgeprobe.probe.search import Trial, find_max_context
+from edgeprobe.probe.search import Trial
 from edgeprobe.probe.worker import Worker, WorkerCrashed, WorkerOptions
-from edgeprobe.suite.devices import DeviceProfile, detect_device_profile
-from edgeprobe.suite.suites import Suite
+from edgeprobe.runner.header import HeaderMixin
+from edgeprobe.runner.passes import PassesMixin, trial_of
+from edgeprobe.runner.settings import RunSettings
+from edgeprobe.suite.devices import detect_device_profile
 from edgeprobe.telemetry import BackgroundSampler
-from edgeprobe.telemetry.platform import host_info, jetson_model
+from edgeprobe.telemetry.platform import jetson_model
 
 Listener = Callable[..., None]
 
 
-@dataclass
-class RunSettings:
-    suite: Suite
-    out_path: Path
-    device: str = "auto"
-    dtype: str | None = None
-    memory_budget_bytes: int | None = None
-    find_max_context: bool = False
-    search_resolution_tokens: int = 1024
-    search_limit_tokens: int = 1 << 20
-    weights: dict[str, Path] = field(default_factory=dict)
-    point_timeout_s: float | None = 3600.0
-    threads: int | None = None
-    telemetry_rate_hz: float | None = 10.0  # None: no telemetry
-    device_profile: DeviceProfile | None = None  # None: detected from the device
-    power: PowerSession | None = None  # preflighted; applied and restored by the run
-    power_modes: list[str] = field(default_factory=list)  # sweep the suite across these
-    thermal_guard: bool = True
-    retry_throttled: bool = False
-    idle_baseline_s: float = 3.0
-
-
-class Runner:
+class Runner(HeaderMixin, PassesMixin):
     def __init__(self, settings: RunSettings, listener: Listener | None = None) -> None:
         self.settings = settings
         self.listener = listener or (lambda kind, **data: None)
@@ -85,43 +61,6 @@ class Runner:
             raise EdgeprobeError(f"the probe worker failed: {hello.get('error')}")
         return hello
 
-    def _header(self, plans: list[ModelPlan]) -> dict[str, Any]:
-        suite, settings = self.settings.suite, self.settings
-        return {
-            "run_id": uuid.uuid4().hex,
-            "command": sys.argv,
-            "host": host_info(),
-            "device": self.hello["device"],
-            "software": self.hello["software"],
-            "kernels_available": self.hello["kernels_available"],
-            "suite": {"name": suite.name, "version": suite.version,
-                      "description": suite.description, "sha256": suite.content_hash(),
-                      "overrides": list(suite.overrides), "definition": suite.definition()},
-            "power": self.power,
-            "thermal_at_start": self.conditions.snapshot() if self.conditions else None,
-            "conditions": self.conditions.describe() if self.conditions else None,
-            "idle_baseline": (self.conditions.baselines if self.conditions else {}),
-            "settings": {
-                "device": settings.device, "dtype": self.dtype,
-                "memory_budget_bytes": settings.memory_budget_bytes,
-                "memory_budget": self.hello.get("memory_budget"),
-                "find_max_context": settings.find_max_context,
-                "search_resolution_tokens": settings.search_resolution_tokens,
-                "search_limit_tokens": settings.search_limit_tokens,
-                "weights": {k: str(v) for k, v in settings.weights.items()},
-                "variants": list(suite.variants), "decode_tokens": suite.decode_tokens,
-                "warmup": suite.warmup, "repeats": suite.repeats,
-                "implementation": suite.implementation, "seed": suite.seed,
-                "point_timeout_s": settings.point_timeout_s,
-                "min_prefill_window_s": suite.min_prefill_window_s,
-                "power_modes": settings.power_modes, "retry_throttled": settings.retry_throttled,
-                "thermal_guard": settings.thermal_guard,
-                "telemetry_rate_hz": settings.telemetry_rate_hz,
-            },
-            "plan": [{"model": p.preset.name, "family": p.preset.family,
-                      "implementation": p.implementation, "lengths": list(p.lengths),
-                      "variants": list(p.variants)} for p in plans],
-        }
 
     def _notice(self, kind: str, message: str, level: str = "info", **data: Any) -> None:
         if self.writer is not None:
@@ -220,12 +159,6 @@ class Runner:
         self.power = current_power_state()
         self.conditions.idle_baseline(mode, self.settings.idle_baseline_s)
 
-    def _header_summary(self, plans: list[ModelPlan]) -> dict[str, Any]:
-        device = self.hello["device"]
-        return {"device": device.get("name") or f"CPU ({device.get('threads')} threads)",
-                "kind": device["kind"], "dtype": self.dtype, "power_mode": self.power.get("mode"),
-                "suite": self.settings.suite.name, "models": [p.key for p in plans],
-                "memory_budget_bytes": self.settings.memory_budget_bytes}
 
     def _warn_missing_kernels(self, plans: list[ModelPlan], available: dict[str, Any],
                               kind: str) -> None:
@@ -272,6 +205,7 @@ class Runner:
         self.model_dead = None
         blocked: dict[str, tuple[int, str]] = {}
         known: dict[str, list[Trial]] = {v: [] for v in plan.variants}
+        ran: dict[int, list[tuple[str, int]]] = {}  # length -> (variant, seq) of ok points
         decode_in = decode_variant(plan.variants)
         for length in plan.lengths:
             for variant in plan.variants:
@@ -284,12 +218,16 @@ class Runner:
                     continue
                 decode = self.settings.suite.decode_tokens if variant == decode_in else 0
                 record = self._point(plan, length, variant, decode, path["summary"])
-                known[variant].append(_trial_of(record))
+                known[variant].append(trial_of(record))
+                if record["status"] == schema.STATUS_OK:
+                    ran.setdefault(length, []).append((variant, record["seq"]))
                 if record["status"] == schema.STATUS_OOM or record["status"] in schema.WORKER_LOST:
                     blocked[variant] = (length, record["status"])
         if self.settings.find_max_context and not self.model_dead:
             for variant in plan.variants:
                 self._search(plan, variant, known[variant], path["summary"])
+        if self.settings.suite.profile:
+            self._profile_model(plan, ran, path["summary"])
         if self.worker.alive:
             self.worker.request({"op": "unload"}, timeout_s=120)
 
@@ -384,33 +322,4 @@ class Runner:
         if not loaded.get("ok"):
             self.model_dead = f"model could not be reloaded after a failure: {loaded.get('error')}"
             self._notice("model_failed", f"{plan.key}: {self.model_dead}", level="error")
-
-    def _search(self, plan: ModelPlan, variant: str, known: list[Trial], kernel_path: str) -> None:
-        settings = self.settings
-        self.listener("search_started", model=plan.key, variant=variant)
-
-        def try_length(length: int) -> Trial:
-            if self.model_dead:
-                return Trial(length, schema.STATUS_SKIPPED, None, self.model_dead)
-            return _trial_of(self._point(plan, length, variant, 0, kernel_path, search=True))
-
-        budget = settings.memory_budget_bytes or self.hello["device"].get("total_memory_bytes")
-        start = max((t.length_tokens for t in known if t.fits), default=1024)
-        result = find_max_context(try_length, start_tokens=start,
-                                  limit_tokens=settings.search_limit_tokens,
-                                  resolution_tokens=settings.search_resolution_tokens,
-                                  budget_bytes=budget if self.hello["device"]["kind"] == "cuda"
-                                  else None, known=known)
-        record = {"model": plan.preset.name, "family": plan.preset.family,
-                  "implementation": plan.implementation, "variant": variant,
-                  "kernel_path": kernel_path, "memory_budget_bytes": settings.memory_budget_bytes,
-                  "device": self.hello["device"].get("name") or "cpu", **result.as_dict()}
-        self.writer.append(schema.MAX_CONTEXT, record)
-        self.listener("max_context", record=record)
-
-
-def _trial_of(record: dict[str, Any]) -> Trial:
-    memory = record.get("memory") or {}
-    peak = memory.get("peak_reserved_bytes") or memory.get("peak_rss_bytes")
-    return Trial(record["length_tokens"], record["status"], peak, record.get("error"))
 
