@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="the agent's jobs; cancel one")
     jobs.add_argument("--cancel", type=int, metavar="ID")
     jobs.add_argument("--json", action="store_true")
+    doctor = sub.add_parser("doctor", help="check that this device is ready, with fixes")
+    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
+    doctor.add_argument("--quick", action="store_true",
+                        help="do not run the tiny models (kernels: import check only)")
+    doctor.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                        help="limit for loading each tiny model (default 600)")
     return parser
 
 
@@ -93,6 +99,7 @@ _COMMANDS = {
     "power-modes": "edgeprobe.commands.power",
     "agent": "edgeprobe.commands.agent",
     "jobs": "edgeprobe.commands.jobs",
+    "doctor": "edgeprobe.commands.doctor",
 }
 
 
