@@ -236,7 +236,11 @@ else
     local name=$1
     mapfile -d '' -t command < <(build_command "$name" "${JOBS_FOR[$name]}")
     STARTED[$name]=$SECONDS
-    { "${command[@]}" >"$LOG_DIR/$name.log" 2>&1; echo $? >"$LOG_DIR/$name.rc"; } &
+    {
+      status=0
+      "${command[@]}" >"$LOG_DIR/$name.log" 2>&1 || status=$?
+      echo "$status" >"$LOG_DIR/$name.rc"
+    } &
   }
   queue=("${TO_BUILD[@]}")
   running=()
@@ -250,18 +254,19 @@ else
       queue=("${queue[@]:1}")
       continue
     fi
-    sleep 2
+    sleep 1
     parts=() left_s=0 still=()
     for name in "${running[@]}"; do
       elapsed=$((SECONDS - STARTED[$name]))
       if [[ -f $LOG_DIR/$name.rc ]]; then
         FINISHED_S[$name]=$elapsed
+        [[ $(cat "$LOG_DIR/$name.rc") == 0 ]] || queue=()  # no point starting the next one
         continue
       fi
       still+=("$name")
       step=$(progress "$name")
       done_steps=${step%/*} total_steps=${step#*/}
-      if [[ -n $step && $done_steps -gt 0 && $total_steps -gt $done_steps ]]; then
+      if [[ -n $step && $done_steps -gt 0 && $total_steps -ge $done_steps ]]; then
         remaining=$((elapsed * (total_steps - done_steps) / done_steps))
       else
         remaining=$((PRIOR_S[$name] > elapsed ? PRIOR_S[$name] - elapsed : 0))

@@ -20,7 +20,7 @@ quote_command() {
     if [[ $word =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
       out+="$word "
     else
-      out+="$(printf '%q' "$word") "
+      out+="'${word//\'/\'\\\'\'}' "
     fi
   done
   printf '%s' "${out% }"
