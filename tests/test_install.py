@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,7 +84,8 @@ def test_every_gpu_of_a_mixed_machine_gets_its_architecture(tmp_path):
     root = tmp_path / "two-gpus"
     (root / "recorded").mkdir(parents=True)
     (root / "recorded" / "nvidia-smi-query.csv").write_text(
-        "NVIDIA GeForce RTX 3090, 8.6\nNVIDIA GeForce RTX 4090, 8.9\nNVIDIA GeForce RTX 4090, 8.9\n")
+        "NVIDIA GeForce RTX 3090, 8.6\n"
+        "NVIDIA GeForce RTX 4090, 8.9\nNVIDIA GeForce RTX 4090, 8.9\n")
     done = run_script(INSTALL, "--detect", env={"EDGEPROBE_SYSFS_ROOT": str(root)})
     assert "cuda_archs=8.6;8.9" in done.stdout
     assert "board=NVIDIA GeForce RTX 3090+NVIDIA GeForce RTX 4090" in done.stdout
@@ -330,8 +331,9 @@ def test_wrapper_replaces_the_packages_architecture_list():
     assert seen == ["--threads", "4", "-c", "kernel.cu", "-o", "kernel.o", "-gencode",
                     "arch=compute_87,code=sm_87"]
     seen = wrap(*setup_py_flags, archs="8.6;8.9+PTX").stdout.splitlines()
-    assert seen[-6:] == ["-gencode", "arch=compute_86,code=sm_86", "-gencode",
-                         "arch=compute_89,code=sm_89", "-gencode", "arch=compute_89,code=compute_89"]
+    assert seen[-6:] == ["-gencode", "arch=compute_86,code=sm_86",
+                         "-gencode", "arch=compute_89,code=sm_89",
+                         "-gencode", "arch=compute_89,code=compute_89"]
 
 
 def test_wrapper_leaves_non_compiling_calls_alone():

@@ -39,7 +39,7 @@ def power_rails() -> list[str]:
     return [p for pattern in RAIL_PATTERNS for p in sysroot.glob_paths(pattern)]
 
 
-def check_jtop(machine: Machine) -> Check:
+def check_jtop(machine: Machine, user: str | None = None) -> Check:
     title = "jtop service"
     if machine.kind != JETSON:
         return Check("jtop", title, SKIP, "not a Jetson")
@@ -50,7 +50,8 @@ def check_jtop(machine: Machine) -> Check:
     unreachable = socket_answers(JTOP_SOCKET)
     if unreachable:
         problems.append((f"jtop service not reachable: {unreachable}", JTOP_FIX))
-    group = membership_problem(checked_user(), "jtop", "needed to talk to the jtop service")
+    group = membership_problem(user or checked_user(), "jtop",
+                               "needed to talk to the jtop service")
     if group:
         problems.append(group)
     if not problems:
