@@ -369,3 +369,45 @@ def test_shell_scripts_are_shellcheck_clean():
                            *map(str, (REPO / "install" / "lib").glob("*.sh"))],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stdout
+
+
+# --- the service unit ----------------------------------------------------------------------
+
+UNIT = REPO / "systemd" / "edgeprobe-agent.service"
+
+
+def unit_settings() -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in UNIT.read_text().splitlines():
+        if line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_service_unit_matches_the_agent_contract():
+    from edgeprobe.agent.paths import SERVICE_SOCKET
+
+    settings = unit_settings()
+    assert settings["ExecStart"] == [f"/opt/edgeprobe/venv/bin/edgeprobe agent --socket "
+                                     f"{SERVICE_SOCKET} --group edgeprobe"]
+    assert "EDGEPROBE_DATA_DIR=/var/lib/edgeprobe" in settings["Environment"]
+    assert settings["RuntimeDirectory"] == ["edgeprobe"] == settings["StateDirectory"]
+    assert settings["RuntimeDirectoryMode"] == ["0750"]
+    assert settings["Group"] == ["edgeprobe"] and settings["User"] == ["root"]
+    assert settings["ProtectSystem"] == ["strict"] and settings["NoNewPrivileges"] == ["yes"]
+    assert settings["RestrictAddressFamilies"] == ["AF_UNIX AF_NETLINK"]
+    for hides_the_gpu_or_sysfs in ("PrivateDevices", "DeviceAllow", "DevicePolicy",
+                                   "ProtectKernelTunables", "ProtectClock"):
+        assert hides_the_gpu_or_sysfs not in settings
+    assert "g edgeprobe -" in (REPO / "systemd" / "edgeprobe.sysusers.conf").read_text()
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_service_unit_verifies(tmp_path):
+    unit = tmp_path / UNIT.name
+    unit.write_text(UNIT.read_text().replace("/opt/edgeprobe/venv/bin/edgeprobe", "/bin/true"))
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == ""
