@@ -15,6 +15,7 @@
 # (the SKIP variables only let pip read the sources' metadata without CUDA; nothing is built).
 #
 # Usage: bash benchmarks/gpu_kernel_build.sh --from .whl
+#        (BUILD_TIMEOUT_S, DOCTOR_TIMEOUT_S, FORCE_KERNELS=0 to reuse wheels from a prior call)
 # Writes to $OUT (default ./out): logs/ (one build log per package, build-times.tsv),
 # build.txt (the installer's output), doctor.json, and prints a table at the end.
 set -uo pipefail
@@ -31,8 +32,11 @@ FROM=$(cd "$FROM" && pwd)
 OUT=${OUT:-out}
 mkdir -p "$OUT/logs"
 OUT=$(cd "$OUT" && pwd)
-BUILD_TIMEOUT_S=${BUILD_TIMEOUT_S:-480}
-DOCTOR_TIMEOUT_S=${DOCTOR_TIMEOUT_S:-100}
+BUILD_TIMEOUT_S=${BUILD_TIMEOUT_S:-470}
+DOCTOR_TIMEOUT_S=${DOCTOR_TIMEOUT_S:-110}
+# 1 (default): compile even if wheels from an earlier call are cached; 0: reuse them (a second
+# call after a build that ran out of time then compiles only what is missing).
+FORCE_KERNELS=${FORCE_KERNELS:-1}
 export PYTHONUNBUFFERED=1
 
 python3 -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda,
@@ -59,8 +63,10 @@ for module in platformdirs msgpack rich psutil; do
 done
 
 began=$(date +%s)
+force=()
+[[ $FORCE_KERNELS == 1 ]] && force=(--force-kernels)
 timeout "$BUILD_TIMEOUT_S" bash install/install.sh --kernels-only --python "$PY" --from "$FROM" \
-  --log-dir "$OUT/logs" --force-kernels 2>&1 | tee "$OUT/build.txt"
+  --log-dir "$OUT/logs" "${force[@]}" 2>&1 | tee "$OUT/build.txt"
 build_rc=${PIPESTATUS[0]}
 build_s=$(($(date +%s) - began))
 echo "kernel build exit $build_rc after ${build_s} s"
