@@ -148,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "sensors work (and how to fix those that do not)")
     info.add_argument("--json", action="store_true", help="the same as JSON")
     info.add_argument("--gpu", metavar="INDEX|PCI_BUS_ID", help="NVML GPU to report (default 0)")
+    doctor = sub.add_parser("doctor", help="check that this device is ready, with fixes")
+    doctor.add_argument("--json", action="store_true", help="the checks as JSON")
+    doctor.add_argument("--quick", action="store_true",
+                        help="do not run the tiny models (kernels: import check only)")
+    doctor.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                        help="limit for loading each tiny model (default 600)")
     return parser
 
 
@@ -162,6 +168,7 @@ _COMMANDS = {
     "agent": "edgeprobe.commands.agent",
     "jobs": "edgeprobe.commands.jobs",
     "info": "edgeprobe.commands.info",
+    "doctor": "edgeprobe.commands.doctor",
 }
 
 
