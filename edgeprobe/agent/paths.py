@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
-from platformdirs import user_data_dir, user_runtime_dir
+from platformdirs import user_data_dir
 
 SOCKET_ENV = "EDGEPROBE_SOCKET"
 SERVICE_SOCKET = Path("/run/edgeprobe/agent.sock")
@@ -19,7 +20,10 @@ def socket_path() -> Path:
         return Path(env)
     if SERVICE_SOCKET.exists():
         return SERVICE_SOCKET
-    return Path(user_runtime_dir("edgeprobe")) / "agent.sock"
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    # Without a session runtime folder (a plain `ssh host command`, cron), a per-user one in /tmp.
+    base = Path(runtime) if runtime else Path(tempfile.gettempdir()) / f"edgeprobe-{os.getuid()}"
+    return base / "edgeprobe" / "agent.sock"
 
 
 def bundle_dir() -> Path:
