@@ -69,7 +69,7 @@ def _expected(entry: NameEntry) -> str | None:
 
 def test_fixture_listings_are_present():
     names = {p.name for p in LISTINGS}
-    assert "h200-seed.tsv" in names and "cpu-tiny-models.tsv" in names
+    assert "h200-recorded.txt" in names and "cpu-tiny-models.tsv" in names
     kinds = {e.kind for path in LISTINGS for e in read_names(path)}
     assert kinds == {KIND_KERNEL, KIND_OP}
 

@@ -103,7 +103,7 @@ def test_bad_profiling_input(cli, tmp_path):
 
 def _gpu_style_bundle(path):
     """A bundle with kernels records as a GPU run writes them, from recorded H200 names."""
-    entries = read_names(REPO / "tests" / "fixtures" / "kernels" / "h200-seed.tsv")
+    entries = read_names(REPO / "tests" / "fixtures" / "kernels" / "h200-recorded.txt")
     samples = [KernelSample(e.name, 1e-3 * (i + 1), e.launched_by, e.scope)
                for i, e in enumerate(entries) if e.kind == "kernel"]
     table = aggregate(samples, TIME_BASIS_CUDA, steps=10, active_wall_s=0.2)
@@ -135,3 +135,17 @@ def test_show_kernels_of_a_gpu_bundle(cli, tmp_path):
     written = read_names(tmp_path / "names.txt")
     assert {e.name for e in written} == {r.name for r in table.rows}
     assert all(e.kind == "kernel" for e in written)
+
+
+def test_show_kernels_of_the_recorded_h200_bundle(cli):
+    bundle = REPO / "docs" / "results" / "h200-kernels.epb"
+    result = cli("show", str(bundle), "--kernels", "--top", "3", env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    assert "Per-kernel latency" in result.stdout and "mamba2-130m/mamba_ssm 32K" in result.stdout
+    document = cli("show", str(bundle), "--json")
+    records = json.loads(document.stdout)["kernels"]
+    shares = {(r["model"], r["implementation"], r["length_tokens"]):
+              r["categories"]["SSM_Scan"]["share"] for r in records if r["status"] == "ok"}
+    # mamba_ssm's own Mamba2 spends about half its kernel time in the scan; HF's far less.
+    assert shares[("mamba2-130m", "mamba_ssm", 4096)] > 0.45
+    assert shares[("mamba2-130m", "hf", 4096)] < shares[("mamba2-130m", "mamba_ssm", 4096)]
