@@ -183,6 +183,24 @@ def _failure(exc: BaseException) -> tuple[dict[str, Any], bool]:
     return {"ok": False, "status": "error", "error": message}, False
 
 
+def _release_after_failure(state: WorkerState,
+                           reply: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Free memory after a failed request. A fault that surfaced only now (CUDA reports
+    illegal accesses at the next call) makes the failure a fatal kernel error after all."""
+    from edgeprobe.probe.memory import is_fatal_device_error, release
+
+    try:
+        release(state.device)
+    except Exception as exc:
+        if not is_fatal_device_error(exc):
+            raise
+        first = reply.get("error") or reply.get("status")
+        message = str(exc).strip().splitlines()[0][:300]
+        return {"ok": False, "status": "kernel_error", "fatal": True,
+                "error": f"{message} (reported after: {first})"}, True
+    return reply, False
+
+
 def serve(conn: Connection, options: WorkerOptions) -> None:
     _die_with_parent()
     # Ctrl-C in the terminal reaches the whole process group: the runner decides what stops.
@@ -218,9 +236,7 @@ def serve(conn: Connection, options: WorkerOptions) -> None:
             reply, fatal = _failure(exc)
         if not reply.get("ok") and not fatal:
             # Outside the except block, so the traceback's frames (and their tensors) are gone.
-            from edgeprobe.probe.memory import release
-
-            release(state.device)
+            reply, fatal = _release_after_failure(state, reply)
         conn.send(reply)
         if fatal:
             os._exit(FATAL_EXIT_CODE)

@@ -283,9 +283,7 @@ class Runner(HeaderMixin, PassesMixin):
             reply = self.worker.request({"op": "point", "spec": spec},
                                         timeout_s=self.settings.point_timeout_s)
         except WorkerCrashed as crash:
-            tail = self.worker.log_tail(3).replace("\n", " | ")
-            reply = {"ok": False, "status": "timeout" if crash.timed_out else "crashed",
-                     "error": f"{crash}" + (f": {tail}" if tail else "")}
+            reply = self._crash_reply(crash)
         record.update(status=reply.pop("status", "error"), error=reply.pop("error", None))
         fatal = reply.pop("fatal", False) or record["status"] in schema.WORKER_LOST
         reply.pop("ok", None)
@@ -312,6 +310,16 @@ class Runner(HeaderMixin, PassesMixin):
                                 retry_of=record["seq"])
             return again
         return record
+
+    def _crash_reply(self, crash: WorkerCrashed) -> dict[str, Any]:
+        """A worker that died: a device fault when its last words say so, else a crash."""
+        tail = self.worker.log_tail(12)
+        fault = next((line.strip() for line in tail.splitlines()
+                      if "illegal memory access" in line or "CUDA error" in line), None)
+        status = "timeout" if crash.timed_out else ("kernel_error" if fault else "crashed")
+        detail = fault or (tail.splitlines()[-1].strip() if tail else "")
+        return {"ok": False, "status": status,
+                "error": f"{crash}" + (f": {detail[:300]}" if detail else "")}
 
     def _recover(self, plan: ModelPlan) -> None:
         """A fused kernel failed: the CUDA context is gone. Start a fresh worker and reload."""

@@ -50,8 +50,7 @@ class PassesMixin:
             reply = self.worker.request({"op": "profile", "spec": spec.as_message()},
                                         timeout_s=settings.point_timeout_s)
         except WorkerCrashed as crash:
-            reply = {"ok": False, "status": "timeout" if crash.timed_out else "crashed",
-                     "error": str(crash)}
+            reply = self._crash_reply(crash)
         record.update(status=reply.pop("status", "error"), error=reply.pop("error", None))
         fatal = reply.pop("fatal", False) or record["status"] in schema.WORKER_LOST
         reply.pop("ok", None)
