@@ -67,6 +67,16 @@ def test_mini_suite_writes_a_bundle_that_show_reads(cli, tmp_path):
     assert "tiny-zamba2" in text.stdout and text.returncode == 0
 
 
+def test_default_bundle_folder_is_created_on_a_fresh_machine(cli, tmp_path):
+    suite = write_suite(tmp_path, models=["tiny-qwen2"], lengths=[64], decode_tokens=0)
+    data = tmp_path / "fresh-home" / "share" / "edgeprobe"
+    result = cli("run", "--suite", str(suite), "--device", "cpu", "--quiet",
+                 env={"EDGEPROBE_DATA_DIR": str(data)})
+    assert result.returncode == 0, result.stderr
+    (bundle,) = data.glob("mini-*.epb")
+    assert read_bundle(bundle).complete
+
+
 def test_out_of_memory_is_a_result_and_the_run_goes_on(cli, tmp_path):
     # 8K positions x 8192 vocab x 4 bytes = 256 MiB of logits: past a 160 MiB budget for the
     # all-position variant, while the last-position variant of the same prompt fits.

@@ -51,6 +51,12 @@ class Runner(HeaderMixin, PassesMixin):
 
     # -- set-up -------------------------------------------------------------------------
     def _start_worker(self) -> dict[str, Any]:
+        # The worker's log lives beside the bundle: the folder must exist before the worker.
+        try:
+            self.settings.out_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EdgeprobeError(f"cannot create {self.settings.out_path.parent}: "
+                                 f"{exc.strerror or exc}") from None
         try:
             hello = self.worker.start()
         except WorkerCrashed as crash:
