@@ -23,26 +23,57 @@ from edgeprobe.analysis.summary import summarize
 from edgeprobe.bundle.reader import Bundle
 from edgeprobe.units import format_bytes, format_seconds, format_tokens
 
+_PATH_SHORT = {"fused": "fused", "partial": "part", "reference": "ref"}
 _STATUS_STYLE = {"ok": "green", "oom": "yellow", "skipped": "dim", "kernel_error": "red",
                  "error": "red", "timeout": "red", "crashed": "red"}
 
 
+def _three_digits(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _compact_bytes(value: float | None) -> str:
+    """``423MiB``, ``1.07GiB``: three digits and the unit, so the table fits 80 columns."""
+    if value is None:
+        return "-"
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if value >= size:
+            return f"{_three_digits(value / size)}{unit}"
+    return f"{int(value)}B"
+
+
+def _compact_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 1:
+        return f"{_three_digits(value)}s"
+    if value >= 1e-3:
+        return f"{_three_digits(value * 1e3)}ms"
+    return f"{_three_digits(value * 1e6)}µs"
+
+
 def summary_table(points: list[dict[str, Any]], title: str = "Results") -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold", pad_edge=False)
-    for name, justify in (("model", "left"), ("impl", "left"), ("path", "left"),
-                          ("tokens", "right"), ("TTFT all-logits", "right"),
-                          ("TTFT last-logit", "right"), ("TPOT", "right"),
-                          ("peak mem", "right"), ("cache", "right"), ("status", "left")):
-        table.add_column(name, justify=justify, no_wrap=name in ("model", "tokens"))
+    """One row per model and prompt length; fits an 80-column terminal."""
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                  show_edge=False,
+                  pad_edge=False, padding=(0, 1, 0, 0))
+    for name in ("model", "path", "tokens", "TTFT all", "TTFT last", "TPOT", "peak", "cache",
+                 "status"):
+        table.add_column(name, justify="left" if name in ("model", "path", "status") else "right",
+                         no_wrap=name != "status")
     for row in summarize(points):
         status = row.status
         style = _STATUS_STYLE.get(status.split(" ")[0], "red")
         peak = row.peak_lean_bytes if row.peak_lean_bytes is not None else row.peak_published_bytes
-        table.add_row(row.model, row.implementation, row.kernel_path or "-",
-                      format_tokens(row.length_tokens), format_seconds(row.ttft_published_s),
-                      format_seconds(row.ttft_lean_s), format_seconds(row.tpot_s),
-                      format_bytes(peak), format_bytes(row.cache_bytes),
+        model = row.model if row.implementation == "hf" else f"{row.model}/{row.implementation}"
+        table.add_row(model, _PATH_SHORT.get(row.kernel_path or "", row.kernel_path or "-"),
+                      format_tokens(row.length_tokens), _compact_seconds(row.ttft_published_s),
+                      _compact_seconds(row.ttft_lean_s), _compact_seconds(row.tpot_s),
+                      _compact_bytes(peak), _compact_bytes(row.cache_bytes),
                       f"[{style}]{status}[/]")
+    table.caption = ("TTFT all: logits for every position (as the study); TTFT last: last "
+                     "position only; peak: CUDA reserved or CPU RSS; path: kernel path")
+    table.caption_justify = "left"
     return table
 
 
