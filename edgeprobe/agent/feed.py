@@ -116,7 +116,8 @@ def _bucket_means(times: list[float], values: list[float], start: float, step_s:
         elif index == buckets and not math.isnan(value):  # the newest sample sits on the edge
             sums[-1] += value
             counts[-1] += 1
-    return [total / count if count else None
+    # Rounded to 1 mW / 1 mC: smaller frames, and no float noise for a sparkline to magnify.
+    return [round(total / count, 3) if count else None
             for total, count in zip(sums, counts, strict=True)]
 
 

@@ -111,17 +111,20 @@ class EdgeprobeApp(App[int]):
     @work(exclusive=True, group="agent")
     async def follow_agent(self) -> None:
         """Connect, catch up, then apply frames until the agent goes; then connect again."""
+        had_agent = False
         while True:
             agent = AgentLink(self.socket, self.force_local, self.sample_rate_hz)
             try:
-                info = await agent.open()
+                info = await agent.open(allow_local=not had_agent)
             except EdgeprobeError as exc:
-                self.link = f"[b]no agent and no local sampling:[/] {escape(str(exc))}"
+                self.link = ("[b]lost the agent[/]; reconnecting..." if had_agent
+                             else f"[b]no agent, no local sampling:[/] {escape(str(exc))}")
                 await asyncio.sleep(RECONNECT_S)
                 continue
+            had_agent = not info.local
             self.agent, self.link_info = agent, info
             self.link = ("[b]LOCAL[/]: no agent; runs end with this TUI" if info.local
-                         else f"agent pid {info.server.get('pid', '?')}")
+                         else f"agent (edgeprobe {info.server.get('edgeprobe_version', '?')})")
             if info.local:
                 self.log_line("warning", f"no agent running ({info.why_local}); sampling "
                               "this machine here. Runs started now stop when the TUI quits; "
@@ -155,32 +158,45 @@ class EdgeprobeApp(App[int]):
             job = jobs[-1] if jobs else None
         if job is not None:
             self.tracker.load_job(job)
+            self._show_new_job()
             recent = (await agent.request("recent", job=job["id"])).get("events") or []
             self._replayed = {_canonical({"job": job["id"], **event}) for event in recent}
             for event in recent:
                 self.apply_run_event({"job": job["id"], **event}, replay=True)
-            self.tracker.load_job(job)  # the summary is newer than the replayed counts
+            self.tracker.update_job(job)  # the summary is newer than the replayed counts
             self.progress = self.tracker.progress
 
     async def _pump(self, agent: AgentLink) -> None:
         client = agent.client
         assert client is not None
-        while not client.closed.is_set() or not client.events.empty():
-            get = asyncio.ensure_future(client.events.get())
-            closed = asyncio.ensure_future(client.closed.wait())
-            done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
-            if get not in done:
-                get.cancel()
-                continue
+        closed = asyncio.ensure_future(client.closed.wait())
+        try:
+            while not client.closed.is_set() or not client.events.empty():
+                if client.events.empty():
+                    get = asyncio.ensure_future(client.events.get())
+                    try:
+                        await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
+                    except asyncio.CancelledError:
+                        get.cancel()
+                        raise
+                    if not get.done():
+                        get.cancel()  # the agent went away; whatever is queued comes next
+                        continue
+                    message = get.result()
+                else:
+                    message = client.events.get_nowait()
+                self._apply_message(message)
+        finally:
             closed.cancel()
-            message = get.result()
-            data = message.get("data") or {}
-            if message.get("topic") == "telemetry":
-                self.apply_telemetry(data)
-            elif message.get("topic") == "run":
-                if self._replayed and _canonical(data) in self._replayed:
-                    continue
-                self.apply_run_event(data)
+
+    def _apply_message(self, message: dict[str, Any]) -> None:
+        data = message.get("data") or {}
+        if message.get("topic") == "telemetry":
+            self.apply_telemetry(data)
+        elif message.get("topic") == "run":
+            if self._replayed and _canonical(data) in self._replayed:
+                return
+            self.apply_run_event(data)
 
     # -- applying frames ---------------------------------------------------------------------
     def apply_telemetry(self, sample: dict[str, Any]) -> None:
@@ -201,20 +217,21 @@ class EdgeprobeApp(App[int]):
             return
         progress = self.tracker.progress
         if progress.job_id != self._shown_job:
-            self._shown_job = progress.job_id
-            self.query_one(ResultsTable).clear_points()
-            self.record, self.last_point, self.warning = None, None, None
+            self._show_new_job()
         self.progress = progress
         if kind == "point_started" and not replay:
             self.point_energy.begin(f"{data.get('model')} {data.get('length')}")
         elif kind == "point":
             record = data.get("record") or {}
             self.query_one(ResultsTable).add_point(record)
-            self.last_point = record
-            self.point_energy.end()
-            measured = point_energy_j(record)
-            self._last_energy_j = measured if measured is not None else self.point_energy.energy_j
-            self._show_energy()
+            if record.get("memory"):
+                self.last_point = record
+            if record.get("status") != "skipped":  # a skipped point was never measured
+                measured = point_energy_j(record)
+                self._last_energy_j = (measured if measured is not None
+                                       else self.point_energy.energy_j)
+                self.point_energy.end()
+                self._show_energy()
             if record.get("status") not in ("ok", "skipped"):
                 self.log_line("warning", f"{record.get('model')} "
                               f"{format_tokens(record.get('length_tokens'))} "
@@ -234,6 +251,13 @@ class EdgeprobeApp(App[int]):
                           + (f": {progress.error}" if progress.error else ""))
         elif kind == "model_loaded" and progress.kernel_path not in (None, "fused"):
             self.log_line("info", f"{progress.model}: kernel path {progress.kernel_path}")
+
+    def _show_new_job(self) -> None:
+        self._shown_job = self.tracker.progress.job_id
+        self.query_one(ResultsTable).clear_points()
+        self.record, self.last_point, self.warning = None, None, None
+        self._last_energy_j = None
+        self.progress = self.tracker.progress
 
     def log_line(self, level: str, message: str) -> None:
         prefix = {"warning": "[b]warning:[/] ", "error": "[b]error:[/] "}.get(level, "")

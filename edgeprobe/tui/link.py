@@ -40,13 +40,16 @@ class AgentLink:
         self._local_task: asyncio.Task[None] | None = None
         self._local_dir: Path | None = None
 
-    async def open(self) -> LinkInfo:
+    async def open(self, allow_local: bool = True) -> LinkInfo:
+        """The agent; else (``allow_local``) a private one in this process."""
         why = "asked for a local session (--local)"
         if not self.force_local:
             client = AsyncAgentClient(self.path, name="tui")
             try:
                 server = await client.connect()
             except (AgentUnavailable, OSError) as exc:
+                if not allow_local:
+                    raise AgentUnavailable(str(exc)) from None
                 why = str(exc)
             else:
                 self.client = client
@@ -82,6 +85,7 @@ class AgentLink:
             await self.client.close()
             self.client = None
         if self._local_task is not None:
+            await asyncio.sleep(0.05)  # the private agent sees this client leave first
             self._local_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._local_task

@@ -93,9 +93,15 @@ class RunTracker:
         self.progress = replace(self.progress, **changes)
 
     def load_job(self, summary: dict[str, Any]) -> None:
-        """A job summary from the agent (``status``/``jobs``), e.g. when joining mid-run."""
+        """Follow a job afresh from its summary (``status``/``jobs``), e.g. when joining
+        mid-run; its recent events are replayed after this."""
         self._follow(int(summary["id"]))
-        self._on_job_summary(summary)
+        self._on_job_summary({**summary, "points_done": 0})  # the replay counts them
+
+    def update_job(self, summary: dict[str, Any]) -> None:
+        """Take the agent's newer figures for the job followed (after a replay)."""
+        if summary.get("id") == self.progress.job_id:
+            self._on_job_summary(summary)
 
     def _on_job_summary(self, data: dict[str, Any]) -> None:
         self._set(state=data.get("state", self.progress.state),
@@ -232,4 +238,4 @@ class PowerHistory:
     def add(self, sample: dict[str, Any]) -> None:
         column = total_power_column(sample)
         if column:
-            self.values.append(float(sample[column]))
+            self.values.append(round(float(sample[column]), 3))  # as the agent's history

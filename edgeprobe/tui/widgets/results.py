@@ -15,6 +15,7 @@ COLUMNS = (("model", "model"), ("tokens", "tokens"), ("ttft_all", "TTFT all"),
            ("ttft_last", "TTFT last"), ("tpot", "TPOT"), ("peak", "peak mem"),
            ("status", "status"))
 _SHORT_VARIANT = {"published": "all", "lean": "last"}
+_VARIANT_ORDER = {"published": 0, "lean": 1}  # as the TTFT columns
 
 
 def status_text(row: SummaryRow) -> Text:
@@ -22,7 +23,7 @@ def status_text(row: SummaryRow) -> Text:
     if not bad:
         return Text("ok")
     parts = [f"{'OOM' if s == 'oom' else s} {_SHORT_VARIANT.get(v, v)}"
-             for v, s in sorted(bad.items())]
+             for v, s in sorted(bad.items(), key=lambda vs: _VARIANT_ORDER.get(vs[0], 9))]
     worst = "bold" if any(s not in ("skipped",) for s in bad.values()) else "dim"
     return Text(", ".join(parts), style=worst)
 
