@@ -94,7 +94,7 @@ def test_a_run_started_from_the_tui_streams_into_every_run_panel(tmp_path, monke
                 assert rows[("tiny-qwen2", "1K")][6] == "ok"
                 assert rows[("tiny-qwen2", "1K")][2].endswith("ms")
                 assert rows[("tiny-qwen2", "16K")][6] == "OOM all"
-                assert rows[("tiny-qwen2", "64K")][6] == "skipped all, OOM last"
+                assert rows[("tiny-qwen2", "64K")][6] == "skip all, OOM last"
                 assert rows[("tiny-mamba2", "16K")][6] == "OOM all, OOM last"
                 assert rows[("tiny-mamba2", "1K")][4] != "-"  # TPOT measured
 

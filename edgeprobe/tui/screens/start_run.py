@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Label, Select
+from textual.widgets import Button, Label, Select
 
 from edgeprobe.errors import EdgeprobeError
 
@@ -62,22 +62,30 @@ class StartRunScreen(ModalScreen[list[str] | None]):
         self.current_mode = current_mode
 
     def compose(self) -> ComposeResult:
+        current = f" (now {self.current_mode})" if self.current_mode else ""
         with Vertical(id="start-box", classes="dialog"):
-            yield Label("[b]start a run[/]  (tab moves, enter opens a list, ctrl+s starts)")
-            yield Label("suite")
-            yield Select([(s, s) for s in self.suites], value=self._default_suite(),
-                         allow_blank=False, id="start-suite")
-            current = f" (now {self.current_mode})" if self.current_mode else ""
-            yield Label(f"power mode{current}")
-            yield Select([(KEEP_MODE, KEEP_MODE), *((m, m) for m in self.power_modes)],
-                         value=KEEP_MODE, allow_blank=False, id="start-mode")
-            yield Label("device")
-            yield Select([(d, d) for d in DEVICES], value="auto", allow_blank=False,
-                         id="start-device")
-            yield Checkbox("find max context after the sweep", id="start-maxctx")
+            yield Label("[b]start a run[/]   tab: next field   enter: open a list   "
+                        "ctrl+s: start")
+            with Horizontal(classes="field"):
+                yield Label("suite", classes="field-label")
+                yield Select([(s, s) for s in self.suites], value=self._default_suite(),
+                             allow_blank=False, compact=True, id="start-suite")
+            with Horizontal(classes="field"):
+                yield Label("power mode", classes="field-label")
+                yield Select([(KEEP_MODE + current, KEEP_MODE),
+                              *((m, m) for m in self.power_modes)],
+                             value=KEEP_MODE, allow_blank=False, compact=True, id="start-mode")
+            with Horizontal(classes="field"):
+                yield Label("device", classes="field-label")
+                yield Select([(d, d) for d in DEVICES], value="auto", allow_blank=False,
+                             compact=True, id="start-device")
+            with Horizontal(classes="field"):
+                yield Label("max context", classes="field-label")
+                yield Select([("no search", False), ("search after the sweep", True)],
+                             value=False, allow_blank=False, compact=True, id="start-maxctx")
             with Horizontal(id="start-buttons"):
-                yield Button("start", variant="primary", id="start-go")
-                yield Button("cancel", id="start-cancel")
+                yield Button("start", variant="primary", compact=True, id="start-go")
+                yield Button("cancel", compact=True, id="start-cancel")
 
     def _default_suite(self) -> str:
         return "smoke" if "smoke" in self.suites else self.suites[0]
@@ -95,7 +103,7 @@ class StartRunScreen(ModalScreen[list[str] | None]):
         self.dismiss(run_argv(str(self.query_one("#start-suite", Select).value),
                               str(self.query_one("#start-mode", Select).value),
                               str(self.query_one("#start-device", Select).value),
-                              self.query_one("#start-maxctx", Checkbox).value))
+                              self.query_one("#start-maxctx", Select).value is True))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -12,11 +12,12 @@ from textual.reactive import reactive
 from textual.widgets import DataTable
 
 from edgeprobe.analysis.kernel_records import category_shares, kernel_table
-from edgeprobe.tui.widgets.panel import TextPanel, bar
+from edgeprobe.tui.widgets.panel import TextPanel, bar, short_seconds
 from edgeprobe.units import format_seconds, format_tokens
 
 TOP_KERNELS = 12
-BAR_WIDTH = 10
+NAME_WIDTH = 24
+BAR_WIDTH = 8
 
 
 def _number(row: dict[str, Any], *keys: str) -> float | None:
@@ -61,7 +62,7 @@ def title_line(record: dict[str, Any]) -> str:
 
 def category_lines(record: dict[str, Any]) -> list[str]:
     shares = sorted(category_shares(record).items(), key=lambda kv: -kv[1])
-    return [f"{escape(name[:10]):<10} {bar(share, BAR_WIDTH)} {100 * share:4.0f}%"
+    return [f"{escape(name[:8]):<8} {bar(share, BAR_WIDTH)} {100 * share:3.0f}%"
             for name, share in shares] or ["no categories"]
 
 
@@ -99,6 +100,6 @@ class KernelPanel(Vertical):
         for row in top_kernels(record):
             share = f"{100 * row['share']:.1f}%" if row["share"] is not None else "-"
             calls = f"{row['calls']:.0f}" if row["calls"] is not None else "-"
-            table.add_row(row["name"][:60], row["category"], share,
-                          format_seconds(row["mean_s"]), calls)
+            table.add_row(row["name"][:NAME_WIDTH], row["category"], share,
+                          short_seconds(row["mean_s"]), calls)
         categories.show("\n".join(category_lines(record)))

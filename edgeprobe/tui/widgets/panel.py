@@ -78,3 +78,27 @@ def duration(seconds: float | None) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m"
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _three_digits(value: float) -> str:
+    return f"{value:.3g}" if value < 1000 else f"{value:.0f}"
+
+
+def short_seconds(value: float | None) -> str:
+    """Three significant digits: ``502 ms``, ``1.08 s``, ``12.5 ms`` (table cells)."""
+    if value is None or math.isnan(value):
+        return MISSING
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if value >= scale or unit == "µs":
+            return f"{_three_digits(value / scale)} {unit}"
+    return MISSING
+
+
+def short_bytes(value: float | None) -> str:
+    """Three significant digits in binary units: ``497 MiB``, ``1.21 GiB``."""
+    if value is None or math.isnan(value):
+        return MISSING
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if value >= scale:
+            return f"{_three_digits(value / scale)} {unit}"
+    return f"{value:.0f} B"

@@ -9,9 +9,10 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from edgeprobe.analysis.summary import SummaryRow, summarize
-from edgeprobe.units import format_bytes, format_seconds, format_tokens
+from edgeprobe.tui.widgets.panel import short_bytes, short_seconds
+from edgeprobe.units import format_tokens
 
-COLUMNS = (("model", "model"), ("tokens", "tokens"), ("ttft_all", "TTFT all"),
+COLUMNS = (("model", "model"), ("tokens", "len"), ("ttft_all", "TTFT all"),
            ("ttft_last", "TTFT last"), ("tpot", "TPOT"), ("peak", "peak mem"),
            ("status", "status"))
 _SHORT_VARIANT = {"published": "all", "lean": "last"}
@@ -22,7 +23,8 @@ def status_text(row: SummaryRow) -> Text:
     bad = {v: s for v, s in row.statuses.items() if s != "ok"}
     if not bad:
         return Text("ok")
-    parts = [f"{'OOM' if s == 'oom' else s} {_SHORT_VARIANT.get(v, v)}"
+    parts = [f"{'OOM' if s == 'oom' else 'skip' if s == 'skipped' else s} "
+             f"{_SHORT_VARIANT.get(v, v)}"
              for v, s in sorted(bad.items(), key=lambda vs: _VARIANT_ORDER.get(vs[0], 9))]
     worst = "bold" if any(s not in ("skipped",) for s in bad.values()) else "dim"
     return Text(", ".join(parts), style=worst)
@@ -31,8 +33,8 @@ def status_text(row: SummaryRow) -> Text:
 def row_cells(row: SummaryRow) -> list[Any]:
     peak = row.peak_lean_bytes if row.peak_lean_bytes is not None else row.peak_published_bytes
     model = row.model if row.implementation == "hf" else f"{row.model}/{row.implementation}"
-    return [model, format_tokens(row.length_tokens), format_seconds(row.ttft_published_s),
-            format_seconds(row.ttft_lean_s), format_seconds(row.tpot_s), format_bytes(peak),
+    return [model, format_tokens(row.length_tokens), short_seconds(row.ttft_published_s),
+            short_seconds(row.ttft_lean_s), short_seconds(row.tpot_s), short_bytes(peak),
             status_text(row)]
 
 
