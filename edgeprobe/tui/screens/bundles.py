@@ -43,7 +43,11 @@ class BundlesScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="bundles-box", classes="dialog"):
-            yield Label(f"[b]bundles[/] ({len(self.bundles)})  enter: show  escape: back")
+            if self.bundles:
+                yield Label(f"[b]bundles[/] ({len(self.bundles)})  enter: show  escape: back")
+            else:
+                yield Label("[b]bundles[/]: no bundles yet in the agent's data folder  "
+                            "escape: back")
             yield DataTable(id="bundles-table", cursor_type="row")
             with VerticalScroll(id="bundle-view"):
                 yield Static("", id="bundle-summary")
@@ -56,9 +60,6 @@ class BundlesScreen(ModalScreen[None]):
                                      time.localtime(entry.get("modified_unix_s") or 0))
             table.add_row(Path(entry["path"]).name, format_bytes(entry.get("bytes")), modified,
                           key=entry["path"])
-        if not self.bundles:
-            self.query_one("#bundle-summary", Static).update(
-                "no bundles yet in the agent's data folder")
         self.query_one("#bundle-view").display = False
         table.focus()
 

@@ -28,20 +28,31 @@ def _number(row: dict[str, Any], *keys: str) -> float | None:
     return None
 
 
+def _total_s(row: dict[str, Any]) -> float | None:
+    seconds = _number(row, "total_s", "device_total_s", "self_device_total_s")
+    if seconds is None:
+        micro = _number(row, "total_us", "device_total_us")
+        seconds = micro / 1e6 if micro is not None else None
+    return seconds
+
+
 def top_kernels(record: dict[str, Any], limit: int = TOP_KERNELS) -> list[dict[str, Any]]:
     """The table's rows by total time, largest first, with ``share`` filled in where absent."""
     rows = kernel_table(record)
-    totals = [_number(r, "total_s", "device_total_s") for r in rows]
+    totals = [_total_s(r) for r in rows]
     grand = sum(t for t in totals if t is not None)
     ranked = []
     for row, total in zip(rows, totals, strict=True):
         share = _number(row, "share")
         if share is None and total is not None and grand > 0:
             share = total / grand
+        calls = _number(row, "calls", "count")
+        mean = _number(row, "mean_s")
+        if mean is None and total is not None and calls:
+            mean = total / calls
         ranked.append({"name": str(row.get("name") or "?"),
                        "category": str(row.get("category") or "other"),
-                       "calls": _number(row, "calls", "count"), "total_s": total,
-                       "mean_s": _number(row, "mean_s"), "share": share})
+                       "calls": calls, "total_s": total, "mean_s": mean, "share": share})
     ranked.sort(key=lambda r: -(r["total_s"] if r["total_s"] is not None else (r["share"] or 0)))
     return ranked[:limit]
 
