@@ -37,6 +37,7 @@ def replay_run(app: EdgeprobeApp, kernels: bool = True) -> None:
         app.apply_run_event({"job": 1, **event}, replay=True)
     app.apply_run_event({"job": 1, "kind": "job_finished", **JOB, "state": "completed",
                          "ended_unix_s": 1065.0, "returncode": 0, "points_done": 12})
+    app.show_run_state()
 
 
 async def after_run(pilot: Any) -> None:

@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Footer, RichLog, TabbedContent, TabPane
 
 from edgeprobe.agent.client import AgentUnavailable
@@ -40,6 +41,7 @@ from edgeprobe.tui.widgets.temps import TemperaturePanel
 from edgeprobe.units import format_tokens
 
 RECONNECT_S = 2.0
+RUN_VIEW_S = 0.25
 HISTORY_STEP_S = 0.5
 
 
@@ -84,6 +86,10 @@ class EdgeprobeApp(App[int]):
         self._last_energy_j: float | None = None
         self._shown_job: int | None = None
         self._replayed: set[str] = set()
+        self._pending_points: list[dict[str, Any]] = []
+        self._pending_log: list[tuple[str, str]] = []
+        self._pending_warning: str | None = None
+        self._view_timer: Timer | None = None
         self.frames_seen = 0
 
     # -- layout ----------------------------------------------------------------------------
@@ -164,7 +170,7 @@ class EdgeprobeApp(App[int]):
             for event in recent:
                 self.apply_run_event({"job": job["id"], **event}, replay=True)
             self.tracker.update_job(job)  # the summary is newer than the replayed counts
-            self.progress = self.tracker.progress
+            self.show_run_state()
 
     async def _pump(self, agent: AgentLink) -> None:
         client = agent.client
@@ -212,49 +218,71 @@ class EdgeprobeApp(App[int]):
                                              self._last_energy_j)
 
     def apply_run_event(self, data: dict[str, Any], replay: bool = False) -> None:
+        """Fold a run event into the state now; the panels follow at most every
+        ``RUN_VIEW_S`` (a burst of events costs one repaint, not one each)."""
         kind = self.tracker.apply(data)
         if kind is None:
             return
         progress = self.tracker.progress
         if progress.job_id != self._shown_job:
             self._show_new_job()
-        self.progress = progress
         if kind == "point_started" and not replay:
             self.point_energy.begin(f"{data.get('model')} {data.get('length')}")
         elif kind == "point":
-            record = data.get("record") or {}
-            self.query_one(ResultsTable).add_point(record)
-            if record.get("memory"):
-                self.last_point = record
-            if record.get("status") != "skipped":  # a skipped point was never measured
-                measured = point_energy_j(record)
-                self._last_energy_j = (measured if measured is not None
-                                       else self.point_energy.energy_j)
-                self.point_energy.end()
-                self._show_energy()
-            if record.get("status") not in ("ok", "skipped"):
-                self.log_line("warning", f"{record.get('model')} "
-                              f"{format_tokens(record.get('length_tokens'))} "
-                              f"{record.get('variant')}: {record.get('status')} "
-                              f"{record.get('error') or ''}")
+            self._on_point(data.get("record") or {})
         elif kind == "notice":
             level = str(data.get("level", "info"))
-            self.log_line(level, str(data.get("message", "")))
+            self._pending_log.append((level, str(data.get("message", ""))))
             if level in ("warning", "error"):
-                self.warning = str(data.get("message", ""))
-        elif kind == "kernels":
-            self.record = self.tracker.kernels
+                self._pending_warning = str(data.get("message", ""))
         elif kind in ("job_started", "job_finished"):
-            state = progress.state
-            self.log_line("error" if state == "failed" else "info",
-                          f"job {progress.job_id} {state}"
-                          + (f": {progress.error}" if progress.error else ""))
+            self._pending_log.append(("error" if progress.state == "failed" else "info",
+                                      f"job {progress.job_id} {progress.state}"
+                                      + (f": {progress.error}" if progress.error else "")))
         elif kind == "model_loaded" and progress.kernel_path not in (None, "fused"):
-            self.log_line("info", f"{progress.model}: kernel path {progress.kernel_path}")
+            self._pending_log.append(("info", f"{progress.model}: kernel path "
+                                      f"{progress.kernel_path}"))
+        if self._view_timer is None:
+            self._view_timer = self.set_timer(RUN_VIEW_S, self.show_run_state)
+
+    def _on_point(self, record: dict[str, Any]) -> None:
+        self._pending_points.append(record)
+        if record.get("status") != "skipped":  # a skipped point was never measured
+            measured = point_energy_j(record)
+            self._last_energy_j = (measured if measured is not None
+                                   else self.point_energy.energy_j)
+            self.point_energy.end()
+        if record.get("status") not in ("ok", "skipped"):
+            self._pending_log.append(("warning", f"{record.get('model')} "
+                                      f"{format_tokens(record.get('length_tokens'))} "
+                                      f"{record.get('variant')}: {record.get('status')} "
+                                      f"{record.get('error') or ''}"))
+
+    def show_run_state(self) -> None:
+        """Bring the run panels up to the state (called by the timer, or after a replay)."""
+        if self._view_timer is not None:
+            self._view_timer.stop()
+            self._view_timer = None
+        self.progress = self.tracker.progress
+        table = self.query_one(ResultsTable)
+        for record in self._pending_points:
+            table.add_point(record)
+            if record.get("memory"):
+                self.last_point = record
+        self._pending_points = []
+        for level, message in self._pending_log:
+            self.log_line(level, message)
+        self._pending_log = []
+        if self._pending_warning is not None:
+            self.warning, self._pending_warning = self._pending_warning, None
+        if self.tracker.kernels is not self.record:
+            self.record = self.tracker.kernels
+        self._show_energy()
 
     def _show_new_job(self) -> None:
         self._shown_job = self.tracker.progress.job_id
         self.query_one(ResultsTable).clear_points()
+        self._pending_points, self._pending_warning = [], None
         self.record, self.last_point, self.warning = None, None, None
         self._last_energy_j = None
         self.progress = self.tracker.progress

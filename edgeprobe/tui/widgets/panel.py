@@ -13,7 +13,8 @@ MISSING = "-"
 
 
 class TextPanel(Static):
-    """A Static that skips updates whose content equals what is shown."""
+    """A Static that skips updates whose content equals what is shown. Its size is set by
+    the stylesheet, so new text repaints the panel alone, without a layout pass."""
 
     def __init__(self, title: str = "", **kwargs: Any) -> None:
         super().__init__("", **kwargs)
@@ -25,7 +26,7 @@ class TextPanel(Static):
         if content == self._shown:
             return
         self._shown = content
-        self.update(content)
+        self.update(content, layout=False)
 
     @property
     def shown_text(self) -> str:

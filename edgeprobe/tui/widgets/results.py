@@ -68,4 +68,4 @@ class ResultsTable(DataTable):
                 self.update_cell(key, column, value, update_width=True)
         else:
             self.add_row(*cells, key=key)
-            self.move_cursor(row=self.row_count - 1)
+            self.move_cursor(row=self.row_count - 1, animate=False)
