@@ -76,6 +76,8 @@ def test_point_energy_prefers_the_counter_then_integrates_power():
         energy.add({"monotonic_s": t, "gpu_power_w": 100.0, "gpu_energy_j": counter})
     assert energy.energy_j == pytest.approx(110.5) and energy.source == "gpu_energy_j"
     energy.begin("mamba 4K")
+    energy.add({"monotonic_s": 9.5, "cpu_load_pct": 50.0})
+    assert energy.energy_j is None  # no power sensor: no figure rather than 0 J
     for t, watts in ((10.0, 6.0), (10.5, 8.0), (11.5, 8.0)):
         energy.add({"monotonic_s": t, "board_power_w": watts})
     assert energy.energy_j == pytest.approx(0.5 * 7.0 + 1.0 * 8.0)

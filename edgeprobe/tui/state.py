@@ -182,7 +182,7 @@ class PointEnergy:
     _last: tuple[float, float] | None = None  # (monotonic_s, power_w)
 
     def begin(self, label: str) -> None:
-        self.label, self.energy_j, self.source = label, 0.0, None
+        self.label, self.energy_j, self.source = label, None, None
         self._start_counter_j, self._last = None, None
 
     def end(self) -> None:
