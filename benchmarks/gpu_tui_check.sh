@@ -5,17 +5,19 @@
 # everything stops. tmux captures the screen when installed, else a pseudo-terminal read by
 # pyte (benchmarks/tui_screen.py). Takes about 40-60 s.
 #
-# Wheels it needs (pure Python, py3-none-any) when Textual is not installed, in $WHEELS
-# (default wheels/tui; fetch elsewhere with `pip download --no-deps -d wheels/tui ...`):
+# Wheels it installs (--no-index --no-deps) when Textual or pyte is missing, from $WHEELS
+# (default .whl/tui; fetch on a machine with PyPI: pip download --no-deps -d .whl/tui LIST):
 #   textual==8.2.8 mdit-py-plugins==0.7.0 linkify-it-py==2.2.0 uc-micro-py==2.0.0
-#   platformdirs==4.14.8 pyte==0.8.2 wcwidth==0.9.4
-# (markdown-it-py, rich, pygments and typing-extensions come with rich and torch.)
+#   platformdirs==4.14.8 pyte==0.8.2 wcwidth==0.9.4 rich==15.0.0 pygments==2.21.0
+#   markdown-it-py==4.3.0 mdurl==0.1.2
+# All are py3-none-any except wcwidth (cp310-abi3 manylinux x86_64). Textual needs
+# rich>=14.2 and pygments>=2.19.2; typing-extensions comes with torch.
 #
 # Usage: bash benchmarks/gpu_tui_check.sh
 set -u
 OUT=${OUT:-out}
 WAIT_S=${WAIT_S:-20}
-WHEELS=${WHEELS:-wheels/tui}
+WHEELS=${WHEELS:-.whl/tui}
 PY=${PYTHON:-python3}
 DEVICE=${DEVICE:-cuda}  # DEVICE=cpu tries the script on a machine without a GPU
 mkdir -p "$OUT"
