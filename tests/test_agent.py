@@ -267,7 +267,7 @@ def test_history_gives_the_last_minute_of_power_downsampled(telemetry_agent):
         board = series["board_power_w"]
         assert len(board) == 120
         filled = [v for v in board if v is not None]
-        assert 2 <= len(filled) <= 5 and set(filled) == {6.117}  # ~1.5 s of a static tree
+        assert len(filled) >= 2 and set(filled) == {6.117}  # a static tree, bucket means
         assert board[-1] == 6.117 and board[0] is None  # the agent is younger than a minute
         temps = client.request("history", seconds=2, step_s=1, columns=["gpu_temp_c", "nope"])
         assert temps["series"]["gpu_temp_c"][-1] == pytest.approx(46.281)

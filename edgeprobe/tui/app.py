@@ -140,6 +140,8 @@ class EdgeprobeApp(App[int]):
                 await self._pump(agent)
             except AgentUnavailable:
                 pass
+            except (EdgeprobeError, asyncio.TimeoutError) as exc:  # an agent that misbehaves
+                self.log_line("error", f"agent connection dropped: {exc}")
             self.agent = None
             await agent.close()
             if info.local:
@@ -149,7 +151,10 @@ class EdgeprobeApp(App[int]):
 
     async def _catch_up(self, agent: AgentLink) -> None:
         await agent.request("subscribe", topics=["telemetry", "run"])
-        history = await agent.request("history", seconds=60.0, step_s=HISTORY_STEP_S)
+        try:
+            history = await agent.request("history", seconds=60.0, step_s=HISTORY_STEP_S)
+        except EdgeprobeError:  # an agent from before the history op: the line starts empty
+            history = {}
         self.power_history.reset(history.get("step_s") or HISTORY_STEP_S)
         series = history.get("series") or {}
         if series:
