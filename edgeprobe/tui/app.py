@@ -1,7 +1,10 @@
 """The TUI: device header, memory, power, temperatures, run progress, and tabs with the live
 results table, the kernel view and the log. Data arrives as agent frames (telemetry a few
-times a second, run events as they happen) and lands in reactive attributes, so only the
-panels whose text changed repaint."""
+times a second, run events as they happen) and lands in the app's data attributes, bound to
+the panels' own; a panel repaints itself alone, and only when its text changed.
+
+The attributes are ``var`` (reactive without a repaint of their owner): a plain reactive on
+the App would repaint the whole screen on every frame."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.timer import Timer
 from textual.widgets import Footer, RichLog, TabbedContent, TabPane
 
@@ -63,14 +66,14 @@ class EdgeprobeApp(App[int]):
         Binding("q", "quit", "quit"),
     ]
 
-    sample: reactive[dict[str, Any]] = reactive(dict)
-    progress: reactive[RunProgress] = reactive(RunProgress)
-    last_point: reactive[dict[str, Any] | None] = reactive(None)
-    history: reactive[tuple[float, ...]] = reactive(tuple)
-    energy: reactive[str] = reactive("point energy -")
-    link: reactive[str] = reactive("connecting to the agent...")
-    warning: reactive[str | None] = reactive(None)
-    record: reactive[dict[str, Any] | None] = reactive(None)  # latest kernels record
+    sample: reactive[dict[str, Any]] = var(dict)
+    progress: reactive[RunProgress] = var(RunProgress)
+    last_point: reactive[dict[str, Any] | None] = var(None)
+    history: reactive[tuple[float, ...]] = var(tuple)
+    energy: reactive[str] = var("point energy -")
+    link: reactive[str] = var("connecting to the agent...")
+    warning: reactive[str | None] = var(None)
+    record: reactive[dict[str, Any] | None] = var(None)  # latest kernels record
 
     def __init__(self, socket: Path | None = None, local: bool = False,
                  sample_rate_hz: float = 10.0) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.markup import escape
 from rich.text import Text
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 
 from edgeprobe.tui.widgets.panel import TextPanel, megahertz, number
 
@@ -40,8 +40,8 @@ def clocks_text(sample: dict[str, Any]) -> str:
 class DeviceHeader(TextPanel):
     """Two lines at the top. ``link`` says agent or local; ``sample`` is the newest frame."""
 
-    sample: reactive[dict[str, Any]] = reactive(dict)
-    link: reactive[str] = reactive("connecting to the agent...")
+    sample: reactive[dict[str, Any]] = var(dict)
+    link: reactive[str] = var("connecting to the agent...")
 
     def watch_sample(self) -> None:
         self._redraw()

@@ -8,7 +8,7 @@ from typing import Any
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.widgets import DataTable
 
 from edgeprobe.analysis.kernel_records import category_shares, kernel_table
@@ -78,7 +78,7 @@ def category_lines(record: dict[str, Any]) -> list[str]:
 
 
 class KernelPanel(Vertical):
-    record: reactive[dict[str, Any] | None] = reactive(None)
+    record: reactive[dict[str, Any] | None] = var(None)
 
     def compose(self) -> ComposeResult:
         yield TextPanel(id="kernels-title")

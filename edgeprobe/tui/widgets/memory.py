@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 
 from edgeprobe.tui.widgets.panel import TextPanel, bar, number
 from edgeprobe.units import format_bytes
@@ -45,8 +45,8 @@ def torch_lines(sample: dict[str, Any], point: dict[str, Any] | None) -> list[st
 
 
 class MemoryPanel(TextPanel):
-    sample: reactive[dict[str, Any]] = reactive(dict)
-    last_point: reactive[dict[str, Any] | None] = reactive(None)
+    sample: reactive[dict[str, Any]] = var(dict)
+    last_point: reactive[dict[str, Any] | None] = var(None)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("memory", **kwargs)

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.widgets import Sparkline
 
 from edgeprobe.agent.feed import rail_columns, total_power_column
@@ -41,9 +41,9 @@ def rail_lines(sample: dict[str, Any]) -> list[str]:
 
 
 class PowerPanel(Vertical):
-    sample: reactive[dict[str, Any]] = reactive(dict)
-    history: reactive[tuple[float, ...]] = reactive(tuple)
-    energy: reactive[str] = reactive("point energy -")
+    sample: reactive[dict[str, Any]] = var(dict)
+    history: reactive[tuple[float, ...]] = var(tuple)
+    energy: reactive[str] = var("point energy -")
 
     def compose(self) -> ComposeResult:
         self.border_title = "power (60 s)"

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from rich.markup import escape
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 
 from edgeprobe.tui.state import RunProgress
 from edgeprobe.tui.widgets.panel import TextPanel, bar, duration
@@ -44,8 +44,8 @@ def progress_lines(run: RunProgress, warning: str | None, now_unix_s: float) -> 
 
 
 class RunPanel(TextPanel):
-    progress: reactive[RunProgress] = reactive(RunProgress)
-    warning: reactive[str | None] = reactive(None)
+    progress: reactive[RunProgress] = var(RunProgress)
+    warning: reactive[str | None] = var(None)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("run", **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 
 from edgeprobe.tui.widgets.panel import TextPanel, celsius, number
 
@@ -34,7 +34,7 @@ def temperature_lines(sample: dict[str, Any]) -> list[str]:
 
 
 class TemperaturePanel(TextPanel):
-    sample: reactive[dict[str, Any]] = reactive(dict)
+    sample: reactive[dict[str, Any]] = var(dict)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("temperatures", **kwargs)
