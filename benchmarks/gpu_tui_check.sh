@@ -13,7 +13,7 @@
 # All are py3-none-any except wcwidth (cp310-abi3 manylinux x86_64). Textual needs
 # rich>=14.2 and pygments>=2.19.2; typing-extensions comes with torch.
 #
-# Usage: bash benchmarks/gpu_tui_check.sh
+# Usage: bash benchmarks/gpu_tui_check.sh      (NO_TMUX=1 uses pyte even where tmux is)
 set -u
 OUT=${OUT:-out}
 WAIT_S=${WAIT_S:-20}
@@ -61,7 +61,8 @@ grep -iE "nvml|power" "$OUT/info.txt" | head -8
 result[run]="detach exit $?: $(head -1 "$OUT/run.log")"
 
 timeout 120 "$PY" benchmarks/tui_screen.py --size 100x30 --wait "$WAIT_S" \
-  --out "$OUT/tui-screen.txt" -- "$PY" -m edgeprobe tui > "$OUT/tui.log" 2>&1
+  ${NO_TMUX:+--no-tmux} --out "$OUT/tui-screen.txt" -- "$PY" -m edgeprobe tui \
+  > "$OUT/tui.log" 2>&1
 result[tui]="capture exit $?: $(tail -1 "$OUT/tui.log")"
 echo "---- $OUT/tui-screen.txt ----"
 cat "$OUT/tui-screen.txt" 2>/dev/null
