@@ -144,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="the agent's jobs; cancel one")
     jobs.add_argument("--cancel", type=int, metavar="ID")
     jobs.add_argument("--json", action="store_true")
+    tui = sub.add_parser("tui", help="live view of the device and the running suite "
+                         "(keyboard only; works over SSH)")
+    tui.add_argument("--socket", metavar="PATH", help="agent socket (default: see README)")
+    tui.add_argument("--local", action="store_true",
+                     help="sample this machine in the TUI even when an agent is running")
+    tui.add_argument("--rate", type=float, default=10.0, metavar="HZ",
+                     help="sampling rate without an agent (default 10 Hz)")
     info = sub.add_parser("info", help="this machine, its GPU and power state, and which "
                           "sensors work (and how to fix those that do not)")
     info.add_argument("--json", action="store_true", help="the same as JSON")
@@ -169,6 +176,7 @@ _COMMANDS = {
     "jobs": "edgeprobe.commands.jobs",
     "info": "edgeprobe.commands.info",
     "doctor": "edgeprobe.commands.doctor",
+    "tui": "edgeprobe.commands.tui",
 }
 
 

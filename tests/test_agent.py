@@ -17,6 +17,7 @@ import pytest
 from edgeprobe.agent.client import AgentClient
 from edgeprobe.agent.protocol import MAX_FRAME_BYTES, encode, recv_frame
 from edgeprobe.bundle import read_bundle
+from edgeprobe.errors import EdgeprobeError
 from tests.conftest import REPO, write_suite
 
 
@@ -199,3 +200,96 @@ def test_cli_run_goes_through_the_agent(agent, tmp_path):
     listing = subprocess.run([sys.executable, "-m", "edgeprobe", "jobs", "--json"], cwd=REPO,
                              env=env, capture_output=True, text=True, timeout=60)
     assert listing.returncode == 0 and '"argv"' in listing.stdout
+
+
+# -- live telemetry: the feed over a recorded Orin Nano tree ----------------------------------
+
+ORIN_NANO = REPO / "tests" / "fixtures" / "sysfs" / "orin-nano-jp6"
+
+
+@pytest.fixture
+def telemetry_agent(tmp_path):
+    path = tmp_path / "agent.sock"
+    env = {**os.environ, "EDGEPROBE_DATA_DIR": str(tmp_path / "data"),
+           "EDGEPROBE_SYSFS_ROOT": str(ORIN_NANO)}
+    process = subprocess.Popen([sys.executable, "-m", "edgeprobe", "agent", "--socket", str(path),
+                                "--rate", "20", "--publish-rate", "10"], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_socket(path, process)
+    yield path, process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _telemetry_frames(client, count):
+    frames = []
+    for message in client.events(timeout_s=10):
+        if message["topic"] == "telemetry":
+            frames.append(message["data"])
+            if len(frames) == count:
+                return frames
+    return frames
+
+
+def test_telemetry_frames_carry_the_recorded_board(telemetry_agent):
+    path, _ = telemetry_agent
+    with AgentClient(path) as client:
+        client.request("subscribe", topics=["telemetry"])
+        frames = _telemetry_frames(client, 3)
+        status = client.request("status")
+    frame = frames[-1]
+    assert frame["board_power_w"] == pytest.approx(6.117312)
+    assert frame["rail_vdd_soc_power_w"] == pytest.approx(2.471232)
+    assert frame["gpu_sm_clock_mhz"] == 306.0 and frame["zones_max_temp_c"] == pytest.approx(47.843)
+    assert frame["facts"] == {"power_mode": "MAXN_SUPER", "jetson_clocks": False,
+                              "board_power_from": "VDD_IN", "jetson_backend": "sysfs",
+                              "device_name": "NVIDIA Jetson Orin Nano Engineering Reference "
+                                             "Developer Kit Super", "platform": "jetson"}
+    assert frames[0]["monotonic_s"] < frames[1]["monotonic_s"] < frames[2]["monotonic_s"]
+    assert len(encode({"op": "event", "topic": "telemetry", "data": frame})) < 1024
+    sensors = {(s["source"], s["sensor"]): s for s in status["sources"]}
+    assert sensors[("jetson", "rail VDD_IN")]["available"]
+    assert not sensors[("jtop", "service")]["available"]
+
+
+def test_history_gives_the_last_minute_of_power_downsampled(telemetry_agent):
+    path, _ = telemetry_agent
+    with AgentClient(path) as client:
+        time.sleep(1.5)
+        history = client.request("history", seconds=60, step_s=0.5)
+        assert history["step_s"] == 0.5
+        series = history["series"]
+        assert set(series) == {"board_power_w", "rail_vdd_in_power_w",
+                               "rail_vdd_cpu_gpu_cv_power_w", "rail_vdd_soc_power_w"}
+        board = series["board_power_w"]
+        assert len(board) == 120
+        filled = [v for v in board if v is not None]
+        assert len(filled) >= 2 and set(filled) == {6.117}  # a static tree, bucket means
+        assert board[-1] == 6.117 and board[0] is None  # the agent is younger than a minute
+        temps = client.request("history", seconds=2, step_s=1, columns=["gpu_temp_c", "nope"])
+        assert temps["series"]["gpu_temp_c"][-1] == pytest.approx(46.281)
+        assert temps["series"]["nope"] == [None, None]
+        for bad in ({"seconds": 0}, {"seconds": 1e6}, {"step_s": 0}, {"step_s": 0.001},
+                    {"columns": "board_power_w"}, {"seconds": "soon"}):
+            with pytest.raises(EdgeprobeError, match="bad history request"):
+                client.request("history", **bad)
+        assert client.request("ping")["op"] == "pong"  # a bad request is not a bad frame
+
+
+def test_a_subscriber_that_stops_reading_does_not_stall_the_others(telemetry_agent):
+    path, process = telemetry_agent
+    stuck = _raw(path)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.sendall(encode({"op": "subscribe", "topics": ["telemetry", "run"]}))
+    with AgentClient(path, name="reader") as reader:
+        reader.request("subscribe", topics=["telemetry"])
+        frames = _telemetry_frames(reader, 40)  # ~4 s at 10 Hz while the other reads nothing
+        assert len(frames) == 40
+        assert reader.request("status")["clients"] == 2
+    stuck.close()
+    with AgentClient(path) as late:
+        assert late.request("ping")["op"] == "pong"
+    assert process.poll() is None

@@ -28,6 +28,8 @@ class TelemetryFeed(Protocol):
     def stop(self) -> None: ...
     def latest(self) -> dict[str, Any] | None: ...
     def sources(self) -> list[dict[str, Any]]: ...
+    def history(self, seconds: float, columns: list[str] | None,
+                step_s: float) -> dict[str, Any]: ...
 
 
 class Client:
@@ -203,6 +205,15 @@ class AgentServer:
                 "queued": queued, "clients": len(self.clients),
                 "telemetry": self.telemetry.latest() if self.telemetry else None,
                 "sources": self.telemetry.sources() if self.telemetry else []}
+
+    async def _op_history(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
+        """The last ``seconds`` of some telemetry columns (default: power), for sparklines."""
+        if self.telemetry is None:
+            return {"op": "history", "step_s": None, "series": {}}
+        columns = message.get("columns")
+        return {"op": "history", **self.telemetry.history(
+            float(message.get("seconds", 60.0)), columns or None,
+            float(message.get("step_s", 0.5)))}
 
     async def _op_subscribe(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
         topics = set(message.get("topics") or TOPICS)

@@ -1,0 +1,1 @@
+"""Screens over the dashboard: start a run, browse bundles, help, confirm."""

@@ -1,0 +1,48 @@
+"""Help: the keys and what each panel shows."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP_TEXT = """\
+[b]edgeprobe tui[/]: the device and the probe suite, live
+
+[b]keys[/]
+  s       start a run (suite, power mode, device)
+  c       cancel the running job (asks first)
+  b       browse bundles; enter shows one's results
+  r k l   results / kernels / log tab
+  ?       this help
+  q       quit (a run in the agent goes on)
+  escape  close a dialog
+
+[b]panels[/]
+  header   device, power mode, throttle state, clocks; agent or local
+  memory   GPU or unified memory, RAM, swap; torch allocator figures
+  power    total and rails, 60 s sparkline, energy of the point
+  temps    GPU and thermal zones, hottest first
+  run      job, suite, points, ETA, model, length, kernel path
+  results  TTFT with all-position / last-position logits, TPOT,
+           peak memory per model and length; OOM named
+  kernels  top kernels and category shares of the last profiled point
+
+Without an agent the TUI samples this machine itself, and runs it
+starts stop when it quits: `edgeprobe agent` keeps them going.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box", classes="dialog"):
+            yield Static(HELP_TEXT, id="help-text")
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)

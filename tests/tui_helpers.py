@@ -1,0 +1,157 @@
+"""Shared pieces of the TUI tests: a real agent (in this process or as ``edgeprobe agent``)
+whose telemetry reads a recorded sensor tree, a recorded run played in place of the run
+process, and waiting on a Pilot for what the screen should come to show."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edgeprobe.agent.feed import TelemetryFeed
+from edgeprobe.agent.jobs import JobQueue
+from edgeprobe.agent.server import AgentServer
+from edgeprobe.telemetry import BackgroundSampler
+from tests.conftest import REPO
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ORIN_NANO = FIXTURES / "sysfs" / "orin-nano-jp6"
+RECORDING = FIXTURES / "runs" / "cpu-oom-400MiB.jsonl"
+KERNELS_EVENT = FIXTURES / "runs" / "kernels-event.jsonl"
+REPLAY_PROGRAM = FIXTURES / "bin" / "run-replay"
+
+
+def recorded_events(path: Path = RECORDING) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def use_recordings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, delay_s: float = 0.02,
+                   kernels: bool = True) -> None:
+    """Sensors from the recorded Orin Nano tree; runs replayed from the recorded stream."""
+    monkeypatch.setenv("EDGEPROBE_SYSFS_ROOT", str(ORIN_NANO))
+    monkeypatch.setenv("EDGEPROBE_REPLAY", str(RECORDING))
+    monkeypatch.setenv("EDGEPROBE_REPLAY_DELAY_S", str(delay_s))
+    if kernels:
+        monkeypatch.setenv("EDGEPROBE_REPLAY_EXTRA", str(KERNELS_EVENT))
+    else:
+        monkeypatch.delenv("EDGEPROBE_REPLAY_EXTRA", raising=False)
+    monkeypatch.setenv("EDGEPROBE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EDGEPROBE_SOCKET", str(tmp_path / "no-agent.sock"))
+
+
+@contextlib.asynccontextmanager
+async def agent_in_process(path: Path, publish_hz: float = 10.0) -> AsyncIterator[AgentServer]:
+    """A real agent on a real socket in this event loop; its job queue starts the replay
+    program where it would start Python for ``-m edgeprobe run``."""
+    feed = TelemetryFeed(BackgroundSampler(rate_hz=20.0, history_s=120.0))
+    server = AgentServer(path, telemetry=feed, rate_hz=publish_hz)
+    server.jobs = JobQueue(server.broadcast, python=str(REPLAY_PROGRAM))
+    task = asyncio.create_task(server.serve_forever())
+    for _ in range(400):
+        if path.exists():
+            break
+        await asyncio.sleep(0.01)
+    try:
+        yield server
+    finally:
+        for job in list(server.jobs.jobs.values()):  # let a cancelled replay exit first
+            if await server.jobs.cancel(job.id):
+                for _ in range(200):
+                    if job.process is None:
+                        break
+                    await asyncio.sleep(0.025)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def wait_for_socket(path: Path, process: subprocess.Popen[str], timeout_s: float = 30.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"agent exited: {process.stderr.read() if process.stderr else ''}")
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(path))
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("agent socket never appeared")
+
+
+def start_agent(path: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    """``edgeprobe agent`` as a user starts it, telemetry on; returns once it serves."""
+    process = subprocess.Popen([sys.executable, "-m", "edgeprobe", "agent", "--socket", str(path),
+                                *extra], cwd=REPO, env={**os.environ, **env},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_socket(path, process)
+    except BaseException:
+        stop_agent(process)
+        raise
+    return process
+
+
+def stop_agent(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextlib.contextmanager
+def agent_process(path: Path, env: dict[str, str], *extra: str) -> Iterator[subprocess.Popen[str]]:
+    process = start_agent(path, env, *extra)
+    try:
+        yield process
+    finally:
+        stop_agent(process)
+
+
+async def until(pilot: Any, predicate: Callable[[], bool], what: str,
+                timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def panel_text(app: Any, selector: str) -> str:
+    from edgeprobe.tui.widgets.panel import TextPanel
+
+    texts = []
+    for node in app.query(selector):
+        panels = [node] if isinstance(node, TextPanel) else list(node.query(TextPanel))
+        texts += [panel.shown_text for panel in panels]
+    return "\n".join(texts)
+
+
+def table_rows(table: Any) -> list[list[str]]:
+    rows = []
+    for row_key in table.rows:
+        rows.append([str(getattr(cell, "plain", cell)) for cell in table.get_row(row_key)])
+    return rows
+
+
+def rendered_text(renderable: Any, width: int = 100) -> str:
+    """What a renderable (a Static's content) prints as, without styles."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(renderable)
+    return console.export_text()
