@@ -63,7 +63,7 @@ def test_panels_show_the_recorded_board_from_a_real_agent_process(tmp_path):
             spark = app.query_one("#power-spark", Sparkline)
             assert len(spark.data) >= 3 and set(spark.data) == {6.117}
             temps = panel_text(app, "#temps").splitlines()
-            assert temps[0] == "GPU     46.3 °C" and temps[1] == "hottest 47.8 °C"
+            assert temps[0] == "GPU      46.3 °C" and temps[1] == "hottest  47.8 °C"
             assert temps[2].startswith(("cpu", "tj")) and "47.8 °C" in temps[2]
             assert "no run yet" in panel_text(app, "#run")
 

@@ -92,7 +92,7 @@ def test_tui_in_a_terminal_at_80x24_keyboard_only(agent):
     try:
         screen = term.wait_for("agent (edgeprobe")
         assert "MAXN_SUPER" in screen and "6.1 W board" in term.wait_for("6.1 W board")
-        assert "hottest 47.8 °C" in screen or "hottest 47.8 °C" in term.wait_for("hottest")
+        assert "hottest  47.8 °C" in screen or "hottest  47.8 °C" in term.wait_for("hottest")
         lines = screen.splitlines()
         assert len(lines) <= 24 and max(len(line) for line in lines) <= 80
         assert "s start" in term.wait_for("? help")  # the keys, in the footer
@@ -158,3 +158,20 @@ def test_no_color_leaves_only_shades_of_grey_and_the_words_that_matter(agent):
     finally:
         coloured.close()
         plain.close()
+
+
+def test_a_stale_columns_variable_does_not_widen_the_screen(agent):
+    # Scripts often export COLUMNS for other programs; the live view must still fit the
+    # terminal it is in (seen on a GPU machine: panels laid out for 120 columns in 100).
+    socket, env = agent
+    terminal = Terminal(tui_command(socket), {**base_env(env), "COLUMNS": "140", "LINES": "50"},
+                        width=100, height=30)
+    try:
+        screen = terminal.wait_for("°C")
+        top = next(line for line in screen.splitlines() if "memory" in line)
+        assert top.rstrip().endswith("╮") and len(top.rstrip()) <= 100
+        assert "temperatures" in top
+        terminal.keys("q")
+        assert terminal.exited()
+    finally:
+        terminal.close()

@@ -4,6 +4,7 @@ one, sampled in this process."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from edgeprobe.errors import UsageError
@@ -15,6 +16,10 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"--rate must be above 0 and at most {MAX_RATE_HZ:g} Hz")
     from edgeprobe.tui.app import EdgeprobeApp
 
+    # A full-screen app must ask the terminal for its size: an exported COLUMNS/LINES (left
+    # over from a script, or set for another program) would lay the screen out too wide.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
     app = EdgeprobeApp(socket=Path(args.socket) if args.socket else None, local=args.local,
                        sample_rate_hz=args.rate)
     return int(app.run() or 0)

@@ -21,15 +21,15 @@ def temperature_lines(sample: dict[str, Any]) -> list[str]:
     lines = []
     gpu = number(sample, "gpu_temp_c")
     if gpu is not None:
-        lines.append(f"{'GPU':<8}{celsius(gpu):>7}")
+        lines.append(f"{'GPU':<8} {celsius(gpu):>7}")
     hottest = number(sample, "zones_max_temp_c")
     if hottest is not None:
-        lines.append(f"{'hottest':<8}{celsius(hottest):>7}")
+        lines.append(f"{'hottest':<8} {celsius(hottest):>7}")
     zones = sorted(((number(sample, k), k) for k in sample if _ZONE.match(k)),
                    key=lambda pair: -(pair[0] if pair[0] is not None else -1e9))
     for value, column in zones:
         if value is not None:
-            lines.append(f"{zone_label(column)[:8]:<8}{celsius(value):>7}")
+            lines.append(f"{zone_label(column)[:8]:<8} {celsius(value):>7}")
     return lines or ["no temperature sensor readable"]
 
 
