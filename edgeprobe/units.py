@@ -80,3 +80,28 @@ def format_tokens(value: int | None) -> str:
     if value >= 1024 and value % 1024 == 0:
         return f"{value // 1024}K"
     return str(value)
+
+
+def _three_digits(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def format_bytes_compact(value: float | None) -> str:
+    """``423MiB``, ``1.07GiB``: three digits and the unit, for tables that must stay narrow."""
+    if value is None:
+        return "-"
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if value >= size:
+            return f"{_three_digits(value / size)}{unit}"
+    return f"{int(value)}B"
+
+
+def format_seconds_compact(value: float | None) -> str:
+    """``23.3ms``, ``1.30s``: three digits and the unit."""
+    if value is None:
+        return "-"
+    if value >= 1:
+        return f"{_three_digits(value)}s"
+    if value >= 1e-3:
+        return f"{_three_digits(value * 1e3)}ms"
+    return f"{_three_digits(value * 1e6)}µs"

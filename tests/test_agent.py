@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import stat
 import struct
@@ -19,37 +18,16 @@ from edgeprobe.agent.protocol import MAX_FRAME_BYTES, encode, recv_frame
 from edgeprobe.bundle import read_bundle
 from edgeprobe.errors import EdgeprobeError
 from tests.conftest import REPO, write_suite
-
-
-def _wait_socket(path, process, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"agent exited: {process.stderr.read()}")
-        try:
-            with socket.socket(socket.AF_UNIX) as probe:
-                probe.connect(str(path))
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("agent socket never appeared")
+from tests.tui_helpers import agent_process
 
 
 @pytest.fixture
 def agent(tmp_path):
     path = tmp_path / "agent.sock"
-    env = {**os.environ, "EDGEPROBE_DATA_DIR": str(tmp_path / "data"),
-           "EDGEPROBE_SOCKET": str(path), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "edgeprobe", "agent", "--socket", str(path),
-                                "--no-telemetry"], cwd=REPO, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_socket(path, process)
-    yield path, env, process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    env = {"EDGEPROBE_DATA_DIR": str(tmp_path / "data"), "EDGEPROBE_SOCKET": str(path),
+           "PYTHONUNBUFFERED": "1"}
+    with agent_process(path, env, "--no-telemetry") as process:
+        yield path, {**os.environ, **env}, process
 
 
 def _raw(path):
@@ -210,18 +188,9 @@ ORIN_NANO = REPO / "tests" / "fixtures" / "sysfs" / "orin-nano-jp6"
 @pytest.fixture
 def telemetry_agent(tmp_path):
     path = tmp_path / "agent.sock"
-    env = {**os.environ, "EDGEPROBE_DATA_DIR": str(tmp_path / "data"),
-           "EDGEPROBE_SYSFS_ROOT": str(ORIN_NANO)}
-    process = subprocess.Popen([sys.executable, "-m", "edgeprobe", "agent", "--socket", str(path),
-                                "--rate", "20", "--publish-rate", "10"], cwd=REPO, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_socket(path, process)
-    yield path, process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    env = {"EDGEPROBE_DATA_DIR": str(tmp_path / "data"), "EDGEPROBE_SYSFS_ROOT": str(ORIN_NANO)}
+    with agent_process(path, env, "--rate", "20", "--publish-rate", "10") as process:
+        yield path, process
 
 
 def _telemetry_frames(client, count):

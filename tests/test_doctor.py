@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -23,6 +21,7 @@ from edgeprobe.doctor.result import FAIL, OK, SKIP, WARN
 from edgeprobe.doctor.storage import check_disk
 from edgeprobe.models.kernel_path import FIX_HINT
 from tests.conftest import REPO, run_cli
+from tests.tui_helpers import agent_process
 
 MACHINES = REPO / "tests" / "fixtures" / "machines"
 POWER_BIN = REPO / "tests" / "fixtures" / "bin"
@@ -37,21 +36,9 @@ def statuses(document: dict) -> dict[str, str]:
 def agent_socket(tmp_path):
     """A real agent on a socket in tmp_path."""
     path = tmp_path / "agent.sock"
-    env = {**os.environ, "EDGEPROBE_DATA_DIR": str(tmp_path / "agent-data")}
-    process = subprocess.Popen([sys.executable, "-m", "edgeprobe", "agent", "--socket", str(path),
-                                "--no-telemetry"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, "agent socket never appeared"
-        time.sleep(0.1)
-    yield path
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with agent_process(path, {"EDGEPROBE_DATA_DIR": str(tmp_path / "agent-data")},
+                       "--no-telemetry"):
+        yield path
 
 
 @pytest.fixture

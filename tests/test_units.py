@@ -1,7 +1,15 @@
 import pytest
 
 from edgeprobe.errors import UsageError
-from edgeprobe.units import format_bytes, format_seconds, format_tokens, parse_bytes, parse_tokens
+from edgeprobe.units import (
+    format_bytes,
+    format_bytes_compact,
+    format_seconds,
+    format_seconds_compact,
+    format_tokens,
+    parse_bytes,
+    parse_tokens,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -37,3 +45,12 @@ def test_formatting_carries_units():
     assert format_seconds(1.3) == "1.30 s"
     assert format_tokens(57344) == "56K"
     assert format_tokens(220000) == "220000"
+
+
+def test_compact_formats_keep_three_digits_and_the_unit():
+    assert format_bytes_compact(422.87 * 1024**2) == "423MiB"
+    assert format_bytes_compact(1.07 * 1024**3) == "1.07GiB"
+    assert format_bytes_compact(None) == "-"
+    assert format_seconds_compact(0.02328) == "23.3ms"
+    assert format_seconds_compact(1.3) == "1.30s"
+    assert format_seconds_compact(0.000512) == "512µs"

@@ -21,35 +21,17 @@ from edgeprobe.analysis.kernels import (
 )
 from edgeprobe.analysis.summary import summarize
 from edgeprobe.bundle.reader import Bundle
-from edgeprobe.units import format_bytes, format_seconds, format_tokens
+from edgeprobe.units import (
+    format_bytes,
+    format_bytes_compact,
+    format_seconds,
+    format_seconds_compact,
+    format_tokens,
+)
 
 _PATH_SHORT = {"fused": "fused", "partial": "part", "reference": "ref"}
 _STATUS_STYLE = {"ok": "green", "oom": "yellow", "skipped": "dim", "kernel_error": "red",
                  "error": "red", "timeout": "red", "crashed": "red"}
-
-
-def _three_digits(value: float) -> str:
-    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
-
-
-def _compact_bytes(value: float | None) -> str:
-    """``423MiB``, ``1.07GiB``: three digits and the unit, so the table fits 80 columns."""
-    if value is None:
-        return "-"
-    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if value >= size:
-            return f"{_three_digits(value / size)}{unit}"
-    return f"{int(value)}B"
-
-
-def _compact_seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 1:
-        return f"{_three_digits(value)}s"
-    if value >= 1e-3:
-        return f"{_three_digits(value * 1e3)}ms"
-    return f"{_three_digits(value * 1e6)}µs"
 
 
 def summary_table(points: list[dict[str, Any]], title: str = "Results") -> Table:
@@ -67,9 +49,10 @@ def summary_table(points: list[dict[str, Any]], title: str = "Results") -> Table
         peak = row.peak_lean_bytes if row.peak_lean_bytes is not None else row.peak_published_bytes
         model = row.model if row.implementation == "hf" else f"{row.model}/{row.implementation}"
         table.add_row(model, _PATH_SHORT.get(row.kernel_path or "", row.kernel_path or "-"),
-                      format_tokens(row.length_tokens), _compact_seconds(row.ttft_published_s),
-                      _compact_seconds(row.ttft_lean_s), _compact_seconds(row.tpot_s),
-                      _compact_bytes(peak), _compact_bytes(row.cache_bytes),
+                      format_tokens(row.length_tokens),
+                      format_seconds_compact(row.ttft_published_s),
+                      format_seconds_compact(row.ttft_lean_s), format_seconds_compact(row.tpot_s),
+                      format_bytes_compact(peak), format_bytes_compact(row.cache_bytes),
                       f"[{style}]{status}[/]")
     table.caption = ("TTFT all: logits for every position (as the study); TTFT last: last "
                      "position only; peak: CUDA reserved or CPU RSS; path: kernel path")
