@@ -55,23 +55,38 @@ def parse_tokens(text: str) -> int:
     return value
 
 
-def format_bytes(value: float | None) -> str:
+def _three_digits(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def format_bytes(value: float | None, compact: bool = False) -> str:
+    """``3.00 GiB``; compact: ``423MiB``, ``1.07GiB`` (three digits, for narrow tables)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if abs(value) >= size:
-            return f"{value / size:.2f} {unit}"
-    return f"{int(value)} B"
+            scaled = value / size
+            return f"{_three_digits(scaled)}{unit}" if compact else f"{scaled:.2f} {unit}"
+    return f"{int(value)}B" if compact else f"{int(value)} B"
 
 
-def format_seconds(value: float | None) -> str:
+def format_seconds(value: float | None, compact: bool = False) -> str:
+    """``13.80 ms``; compact: ``13.8ms``, ``1.30s`` (three digits)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if value >= 1:
-        return f"{value:.2f} s"
-    if value >= 1e-3:
-        return f"{value * 1e3:.2f} ms"
-    return f"{value * 1e6:.1f} µs"
+    for unit, scale, floor in (("s", 1.0, 1.0), ("ms", 1e3, 1e-3)):
+        if value >= floor:
+            scaled = value * scale
+            return f"{_three_digits(scaled)}{unit}" if compact else f"{scaled:.2f} {unit}"
+    return f"{_three_digits(value * 1e6)}µs" if compact else f"{value * 1e6:.1f} µs"
+
+
+def format_bytes_compact(value: float | None) -> str:
+    return format_bytes(value, compact=True)
+
+
+def format_seconds_compact(value: float | None) -> str:
+    return format_seconds(value, compact=True)
 
 
 def format_tokens(value: int | None) -> str:
@@ -81,27 +96,3 @@ def format_tokens(value: int | None) -> str:
         return f"{value // 1024}K"
     return str(value)
 
-
-def _three_digits(value: float) -> str:
-    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
-
-
-def format_bytes_compact(value: float | None) -> str:
-    """``423MiB``, ``1.07GiB``: three digits and the unit, for tables that must stay narrow."""
-    if value is None:
-        return "-"
-    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if value >= size:
-            return f"{_three_digits(value / size)}{unit}"
-    return f"{int(value)}B"
-
-
-def format_seconds_compact(value: float | None) -> str:
-    """``23.3ms``, ``1.30s``: three digits and the unit."""
-    if value is None:
-        return "-"
-    if value >= 1:
-        return f"{_three_digits(value)}s"
-    if value >= 1e-3:
-        return f"{_three_digits(value * 1e3)}ms"
-    return f"{_three_digits(value * 1e6)}µs"
