@@ -66,6 +66,10 @@ def test_mode_switched_for_the_run_and_restored_after(tmp_path):
     kinds = [e["kind"] for e in bundle.events]
     assert kinds.index("power_mode") < kinds.index("power_mode_restored")
     assert "jetson_clocks_restored" in kinds
+    shown = subprocess.run([sys.executable, "-m", "edgeprobe", "show", str(out)], cwd=REPO,
+                           env={**env, "COLUMNS": "200"}, capture_output=True, text=True)
+    assert "power_mode: power mode 15W -> MAXN_SUPER (via nvpmodel, verified)" in shown.stdout
+    assert "power_mode_restored: power mode restored to 15W" in shown.stdout
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])

@@ -29,6 +29,9 @@ from edgeprobe.units import (
     format_tokens,
 )
 
+# Events about the conditions of a run (power, clocks, temperature) that `show` always lists.
+CONDITION_EVENTS = ("power_mode", "power_limit", "jetson_clocks", "cooldown", "idle_baseline",
+                    "retry_throttled", "stale_restore", "critical_temperature")
 _PATH_SHORT = {"fused": "fused", "partial": "part", "reference": "ref"}
 _STATUS_STYLE = {"ok": "green", "oom": "yellow", "skipped": "dim", "kernel_error": "red",
                  "error": "red", "timeout": "red", "crashed": "red"}
@@ -122,6 +125,9 @@ def print_bundle(console: Console, bundle: Bundle) -> None:
         if level in ("warning", "error"):
             console.print(f"[{'yellow' if level == 'warning' else 'red'}]{level}:[/] "
                           f"{escape(str(event.get('message')))}", highlight=False)
+        elif str(event.get("kind", "")).startswith(CONDITION_EVENTS):
+            console.print(f"[cyan]{event['kind']}:[/] {escape(str(event.get('message')))}",
+                          highlight=False)
     console.print(summary_table(bundle.points))
     if bundle.max_context:
         console.print(max_context_table(bundle.max_context))

@@ -22,13 +22,15 @@ class SummaryRow:
     peak_lean_bytes: int | None = None
     cache_bytes: int | None = None
     statuses: dict[str, str] = field(default_factory=dict)  # variant -> status
+    throttle_reasons: set[str] = field(default_factory=set)  # seen in any of its points
 
     @property
     def status(self) -> str:
         bad = {v: s for v, s in self.statuses.items() if s != "ok"}
-        if not bad:
-            return "ok"
-        return ", ".join(f"{s} ({v})" for v, s in sorted(bad.items()))
+        text = "ok" if not bad else ", ".join(f"{s} ({v})" for v, s in sorted(bad.items()))
+        if self.throttle_reasons:
+            text += f", throttled ({', '.join(sorted(self.throttle_reasons))})"
+        return text
 
 
 def summarize(points: list[dict[str, Any]]) -> list[SummaryRow]:
@@ -43,6 +45,9 @@ def summarize(points: list[dict[str, Any]]) -> list[SummaryRow]:
                                          point.get("kernel_path"), point["length_tokens"])
         variant = point.get("variant", "published")
         row.statuses[variant] = point.get("status", "?")
+        if point.get("throttled"):
+            thermal = point.get("thermal") or {}
+            row.throttle_reasons.update(thermal.get("verdict_reasons") or ["yes"])
         if point.get("status") != "ok":
             continue
         row.kernel_path = row.kernel_path or point.get("kernel_path")
