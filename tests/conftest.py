@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -51,3 +52,17 @@ def write_suite(folder: Path, name: str = "mini", **fields: object) -> Path:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def fake_nvml(tmp_path_factory) -> Path:
+    """A folder holding a stand-in ``libnvidia-ml.so.1`` (tests/fixtures/nvml/fake_nvml.c):
+    point ``LD_LIBRARY_PATH`` at it and the real NVML bindings talk to a fake GPU."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build the stand-in NVML library")
+    folder = tmp_path_factory.mktemp("nvml")
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(folder / "libnvidia-ml.so.1"),
+                    str(REPO / "tests" / "fixtures" / "nvml" / "fake_nvml.c")], check=True,
+                   capture_output=True)
+    return folder

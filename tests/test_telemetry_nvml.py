@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,17 +39,6 @@ print(json.dumps({
     "notices": sampler.drain_notices(),
 }))
 """
-
-
-@pytest.fixture(scope="module")
-def fake_nvml(tmp_path_factory) -> Path:
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("no C compiler to build the stand-in NVML library")
-    folder = tmp_path_factory.mktemp("nvml")
-    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(folder / "libnvidia-ml.so.1"),
-                    str(FAKE_SOURCE)], check=True, capture_output=True)
-    return folder
 
 
 def _run(fake_nvml: Path, folder: Path, **env: str) -> dict:

@@ -48,6 +48,11 @@ class NvmlPowerLimit:
                                     f"({limits.min_w:g}-{limits.max_w:g} W)")
         return limits
 
+    def check_permission(self) -> None:
+        """Set the limit to the value already in force: changes nothing, and tells whether
+        this process may set it at all (NVML answers NO_PERMISSION without root)."""
+        self.set(self.read().current_w)
+
     def set(self, watts: float) -> None:
         nvml = self._nvml
         try:

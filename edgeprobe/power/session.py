@@ -122,9 +122,7 @@ class PowerSession:
         if self.target_limit_w is not None:
             self._nvml = NvmlPowerLimit(self.gpu_index)
             self._nvml.check(self.target_limit_w)
-            if os.geteuid() != 0:
-                raise PowerControlError("setting the GPU power limit needs root: run edgeprobe "
-                                        "with sudo")
+            self._nvml.check_permission()
 
     def preflight_sweep(self, names: list[str]) -> list[PowerModel]:
         """Check a sweep's modes before anything changes: known, and no switch needs a reboot
