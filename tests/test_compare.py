@@ -219,3 +219,15 @@ def test_many_bundles_group_a_difference_by_value(tmp_path):
                           power={"mode": "15W" if i % 2 else "MAXN"}) for i in range(6)]
     (warning,) = compare_files(paths).warnings
     assert warning == "power mode differs: MAXN in run0, run2, run4; 15W in run1, run3, run5"
+
+
+def test_point_rows_read_temperatures_of_old_and_new_snapshots():
+    from edgeprobe.analysis.rows import point_row
+
+    new = point_row({"model": "m", "length_tokens": 64, "status": "ok",
+                     "thermal_before": {"gpu_temp_c": 41.0, "zones_max_temp_c": 39.0},
+                     "thermal_after": {"zones_max_temp_c": 44.5}})
+    assert (new["temp_before_c"], new["temp_after_c"]) == (41.0, 44.5)
+    old = point_row({"model": "m", "length_tokens": 64, "status": "ok",
+                     "thermal_before": {"gpu_c": 43.0}, "thermal_after": {"unavailable": "x"}})
+    assert (old["temp_before_c"], old["temp_after_c"]) == (43.0, None)

@@ -23,8 +23,12 @@ def throttled(point: dict[str, Any]) -> bool | None:
 def _temperature_c(snapshot: Any) -> float | None:
     if not isinstance(snapshot, dict):
         return None
-    value = snapshot.get("gpu_c", snapshot.get("max_zone_c"))
-    return float(value) if isinstance(value, (int, float)) else None
+    # Runs record gpu_temp_c / zones_max_temp_c; bundles of 0.1.0's first runs gpu_c / max_zone_c.
+    for key in ("gpu_temp_c", "zones_max_temp_c", "gpu_c", "max_zone_c"):
+        value = snapshot.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
 
 
 def point_row(point: dict[str, Any]) -> dict[str, Any]:

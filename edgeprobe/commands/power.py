@@ -11,21 +11,13 @@ from rich.table import Table
 from edgeprobe.power import jetson, nvpmodel
 from edgeprobe.power.programs import PowerControlError
 from edgeprobe.suite.devices import detect_device_profile, load_device_profile
+from edgeprobe.telemetry.nvml import query_gpu
 from edgeprobe.telemetry.platform import jetson_model
 
 
 def _gpu_name() -> str | None:
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        try:
-            name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(0))
-            return name.decode() if isinstance(name, bytes) else name
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:  # no NVML, no GPU: the Jetson or CPU profile applies
-        return None
+    name = query_gpu(lambda nvml, gpu: nvml.nvmlDeviceGetName(gpu))
+    return name.decode() if isinstance(name, bytes) else name
 
 
 def main(args: argparse.Namespace) -> int:

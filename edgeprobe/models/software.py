@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from edgeprobe import __version__
+from edgeprobe.telemetry.nvml import query_gpu
 
 _DISTRIBUTIONS = ("transformers", "mamba-ssm", "causal-conv1d", "triton", "flash-attn",
                   "nvidia-ml-py", "numpy")
@@ -40,12 +41,5 @@ def cuda_device_info(device: torch.device) -> dict[str, Any]:
         "multiprocessors": props.multi_processor_count,
         "index": device.index or 0,
     }
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        info["driver"] = pynvml.nvmlSystemGetDriverVersion()
-        pynvml.nvmlShutdown()
-    except Exception:  # NVML is optional; missing on some Tegra images
-        info["driver"] = None
+    info["driver"] = query_gpu(lambda nvml, gpu: nvml.nvmlSystemGetDriverVersion())
     return info

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeprobe.power import nvpmodel
+from edgeprobe.telemetry.nvml import query_gpu
 
 
 def current_power_state() -> dict[str, Any]:
@@ -20,23 +21,7 @@ def current_power_state() -> dict[str, Any]:
             "modes": [m.name for m in config.modes],
         }
     state: dict[str, Any] = {"mode": None, "source": "none (not a Jetson)"}
-    limit = _nvml_power_limit_w()
+    limit = query_gpu(lambda nvml, gpu: nvml.nvmlDeviceGetEnforcedPowerLimit(gpu) / 1000.0)
     if limit is not None:
         state.update(mode=f"power-limit {limit:.0f} W", source="nvml", power_limit_w=limit)
     return state
-
-
-def _nvml_power_limit_w() -> float | None:
-    try:
-        import pynvml
-    except ImportError:
-        return None
-    try:
-        pynvml.nvmlInit()
-        try:
-            handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-            return pynvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:  # NVML missing, no GPU, or "not supported" on Tegra
-        return None

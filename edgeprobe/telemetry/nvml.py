@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from edgeprobe.telemetry.base import FLOAT64, UINT32, Metric, Source, gauge
 from edgeprobe.telemetry.platform import is_jetson
+
+T = TypeVar("T")
 
 # NVML clock-event ("throttle") reason bits, from nvml.h.
 CLOCK_EVENT_REASONS: tuple[tuple[int, str], ...] = (
@@ -30,6 +32,26 @@ CLOCK_EVENT_REASONS: tuple[tuple[int, str], ...] = (
 MASK_COLUMN = "gpu_clock_event_mask"
 
 Reader = Callable[[dict[str, float]], None]
+
+
+def query_gpu(read: Callable[[Any, Any], T], index: int = 0) -> T | None:
+    """One answer from NVML about GPU ``index`` (init, read, shut down), or None where NVML
+    is missing, there is no GPU, or the call is not supported (Tegra)."""
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+    except Exception:
+        return None
+    try:
+        return read(pynvml, pynvml.nvmlDeviceGetHandleByIndex(index))
+    except Exception:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            pynvml.nvmlShutdown()
 
 
 def decode_clock_events(mask: int) -> list[str]:
