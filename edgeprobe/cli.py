@@ -40,6 +40,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                      help="largest prompt the search tries (default 1M tokens)")
     run.add_argument("--memory-budget", metavar="SIZE",
                      help="cap device memory to emulate a smaller device, e.g. 24GiB")
+    run.add_argument("--decode-mode", choices=("eager", "graph", "both"),
+                     help="eager: one forward per token, as a plain loop; graph: the step "
+                          "captured as a CUDA graph (GPU only); both side by side "
+                          "(default: the suite's, usually eager)")
+    run.add_argument("--attention-backend", metavar="auto|flash|efficient|cudnn|math",
+                     help="pin torch's attention kernel; several, comma-separated, are tried "
+                          "in order (default: the suite's pin, else auto = torch's choice)")
     run.add_argument("--decode-tokens", type=int, metavar="N")
     run.add_argument("--repeats", type=int, metavar="N")
     run.add_argument("--warmup", type=int, metavar="N")
@@ -111,6 +118,43 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
                              "'-' writes the points (csv) or everything (json) to stdout")
 
 
+def _add_fidelity(sub: argparse._SubParsersAction) -> None:
+    fidelity = sub.add_parser(
+        "fidelity", help="time models with a plain loop and with edgeprobe, side by side in "
+        "one process: medians, spread and ratios", description="Time chosen models with the "
+        "plain loop a user would write (model(input_ids) with a synchronised clock; greedy "
+        "decoding on the model's cache) and with edgeprobe's own measurement path, in one "
+        "process, round by round in alternating order. Prints TTFT (all-position and "
+        "last-position logits) and TPOT (cold and warm) of both, their spread and the ratio.",
+        epilog="example: edgeprobe fidelity --models tiny-qwen2 tiny-mamba2 --lengths 256")
+    fidelity.add_argument("--models", nargs="+", required=True, metavar="MODEL")
+    fidelity.add_argument("--lengths", nargs="+", required=True, metavar="N",
+                          help="prompt lengths, e.g. 1K 8K 32K")
+    fidelity.add_argument("--impl", choices=("study", "both", "hf", "mamba_ssm"),
+                          default="study", help="implementation for SSM presets "
+                          "(default: study)")
+    fidelity.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    fidelity.add_argument("--dtype", choices=("float16", "bfloat16", "float32"),
+                          help="default: float16 on a GPU, float32 on the CPU")
+    fidelity.add_argument("--rounds", type=int, default=5, metavar="N",
+                          help="prefill rounds per length (default 5)")
+    fidelity.add_argument("--decode-rounds", type=int, default=3, metavar="N",
+                          help="decode rounds per length (default 3)")
+    fidelity.add_argument("--decode-tokens", type=int, default=64, metavar="N",
+                          help="timed tokens per decode pass (default 64; 0: no decode)")
+    fidelity.add_argument("--warmup", type=int, default=2, metavar="N",
+                          help="least warm-up passes of each prefill (default 2)")
+    fidelity.add_argument("--attention-backend", default="auto",
+                          metavar="auto|flash|efficient|cudnn|math",
+                          help="pin torch's attention kernel (default auto)")
+    fidelity.add_argument("--threads", type=int, help="CPU threads for torch")
+    fidelity.add_argument("--json", action="store_true", help="the whole report as JSON")
+    fidelity.add_argument("--out", metavar="FILE.json", help="also write the JSON report here")
+    fidelity.add_argument("--markdown", metavar="FILE.md",
+                          help="also write the report as a Markdown table")
+    fidelity.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="edgeprobe", description="Long-context probes of Transformer, SSM and "
                      "hybrid language models on Jetson boards and NVIDIA GPUs.")
@@ -122,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="every point with its figures, as JSON")
     _add_compare(sub)
     _add_export(sub)
+    _add_fidelity(sub)
     show.add_argument("--kernels", action="store_true",
                       help="per-kernel latency: category shares and the top kernels per point")
     show.add_argument("--top", type=int, default=10, metavar="N",
@@ -169,6 +214,7 @@ _COMMANDS = {
     "show": "edgeprobe.commands.show",
     "compare": "edgeprobe.commands.compare",
     "export": "edgeprobe.commands.export",
+    "fidelity": "edgeprobe.commands.fidelity",
     "models": "edgeprobe.commands.catalog",
     "suites": "edgeprobe.commands.catalog",
     "power-modes": "edgeprobe.commands.power",

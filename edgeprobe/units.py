@@ -96,3 +96,33 @@ def format_tokens(value: int | None) -> str:
         return f"{value // 1024}K"
     return str(value)
 
+
+
+def _time_unit(value: float) -> tuple[str, float]:
+    for unit, scale, floor in (("s", 1.0, 1.0), ("ms", 1e3, 1e-3)):
+        if value >= floor:
+            return unit, scale
+    return "µs", 1e6
+
+
+def format_spread(median_s: float | None, iqr_s: float | None) -> str:
+    """``16.2±0.6ms``: a median and half its interquartile range, in the median's unit
+    (three digits for the median, the spread to the same decimals); the median alone when
+    the spread is unknown."""
+    if median_s is None or (isinstance(median_s, float) and math.isnan(median_s)):
+        return "-"
+    if iqr_s is None or (isinstance(iqr_s, float) and math.isnan(iqr_s)):
+        return format_seconds_compact(median_s)
+    unit, scale = _time_unit(median_s)
+    text = _three_digits(median_s * scale)
+    decimals = len(text.partition(".")[2])
+    return f"{text}±{iqr_s / 2 * scale:.{decimals}f}{unit}"
+
+
+def format_spread_percent(median_s: float | None, iqr_s: float | None) -> str:
+    """``16.2ms±2%``: a median and half its interquartile range as a share of it (compact,
+    for tables); the median alone when the spread is unknown."""
+    text = format_seconds_compact(median_s)
+    if text == "-" or iqr_s is None or not median_s or math.isnan(iqr_s):
+        return text
+    return f"{text}±{iqr_s / 2 / median_s * 100:.0f}%"

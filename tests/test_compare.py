@@ -231,3 +231,52 @@ def test_point_rows_read_temperatures_of_old_and_new_snapshots():
     old = point_row({"model": "m", "length_tokens": 64, "status": "ok",
                      "thermal_before": {"gpu_c": 43.0}, "thermal_after": {"unavailable": "x"}})
     assert (old["temp_before_c"], old["temp_after_c"]) == (43.0, None)
+
+
+def _timed(model, ttft_s, iqr_s, backend, tpot_s=0.02, tpot_iqr_s=0.001, **extra):
+    record = point(model, K, ttft_s, tpot_s=tpot_s, **extra)
+    record["prefill"].update(ttft_iqr_s=iqr_s, attention_backend=backend,
+                             launch_bound=extra.get("launch_bound", False))
+    record["decode"].update(mode="eager", status="ok", tpot_iqr_s=tpot_iqr_s,
+                            tpot_cold_s=tpot_s * 3, attention_backend=backend)
+    return record
+
+
+def test_ratios_inside_the_combined_spread_are_ties(tmp_path):
+    settings = {"settings": {"decode_modes": ["eager"], "attention_backend": "auto"}}
+    a = write_bundle(tmp_path / "a.epb", [_timed("qwen", 0.100, 0.010, "cudnn"),
+                                          _timed("llama", 0.100, 0.002, "cudnn")], **settings)
+    b = write_bundle(tmp_path / "b.epb", [_timed("qwen", 0.106, 0.010, "cudnn"),
+                                          _timed("llama", 0.110, 0.002, "cudnn",
+                                                 tpot_s=0.03)], **settings)
+    result = compare_files([a, b])
+    assert result.warnings == []
+    qwen, llama = _row(result, "b", "qwen", K), _row(result, "b", "llama", K)
+    assert qwen["ttft_s_tie"] is True and qwen["ttft_s_ratio"] == pytest.approx(1.06)
+    assert llama["ttft_s_tie"] is False and llama["tpot_s_tie"] is False
+    assert llama["tpot_cold_s"] == pytest.approx(0.09)
+    text = to_markdown(result)
+    assert "100ms±5% (tie)" not in text  # the baseline itself carries no ratio
+    assert "106ms±5% (tie)" in text and "110ms±1% (1.10x)" in text
+    header = next(csv.reader(io.StringIO(to_csv(result))))
+    for column in ("ttft_iqr_s", "tpot_iqr_s", "tpot_cold_s", "ttft_s_tie", "attention_backend"):
+        assert column in header
+
+
+def test_attention_pin_kernel_and_decode_method_differences_are_warned(tmp_path):
+    a = write_bundle(tmp_path / "pinned.epb",
+                     [_timed("qwen", 0.1, 0.01, "efficient", launch_bound=True)],
+                     settings={"decode_modes": ["eager"],
+                               "attention_backend": ["flash", "efficient", "math"]})
+    b = write_bundle(tmp_path / "auto.epb", [_timed("qwen", 0.1, 0.01, "cudnn")],
+                     settings={"decode_modes": ["eager", "graph"], "attention_backend": "auto"})
+    old = write_bundle(tmp_path / "old.epb", [point("qwen", K, 0.1, tpot_s=0.05)])
+    result = compare_files([a, b, old])
+    warnings = "\n".join(result.warnings)
+    assert "attention pin differs: pinned flash,efficient,math, auto auto, old auto (not " \
+           "recorded)" in warnings
+    assert "attention kernel of qwen/hf differs: pinned efficient, auto cudnn" in warnings
+    assert "decode method differs: pinned eager, auto eager+graph, old single-pass" in warnings
+    assert result.notes == [
+        "pinned: 1 point(s) launch-bound (device busy under half the time): their times "
+        "follow the host's speed and load, not the model's"]

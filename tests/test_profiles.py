@@ -88,6 +88,11 @@ def test_paper_suites_use_the_study_models_and_lengths():
     assert max(ssm_lengths) >= 220_000 and 1024 in ssm_lengths
     edge = load_suite("paper-edge")
     assert max(edge.lengths) <= 32768
+    # Both pin the attention kernels torch tried on the study's GPUs (sm_87/sm_89), in order.
+    for suite in (desktop, edge):
+        assert suite.attention_backend == ("flash", "efficient", "math")
+        assert suite.decode_modes == ("eager",)
+    assert load_suite("smoke").attention_backend == ()
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -98,6 +103,10 @@ def test_paper_suites_use_the_study_models_and_lengths():
     ('name = "x"\nversion = "one"\nmodels = ["tiny-qwen2"]\nlengths = [4]\n',
      "'version' must be int"),
     ("name = [unclosed\n", "not valid TOML"),
+    ('name = "x"\nversion = 1\nmodels = ["tiny-qwen2"]\nlengths = [4]\n'
+     'attention_backend = "fastest"\n', "attention backend 'fastest'"),
+    ('name = "x"\nversion = 1\nmodels = ["tiny-qwen2"]\nlengths = [4]\n'
+     'decode_mode = "turbo"\n', "decode mode 'turbo'"),
 ])
 def test_bad_suites_fail_with_one_clear_line(tmp_path, content, message):
     path = tmp_path / "bad.toml"

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from edgeprobe.models.build import build  # noqa: E402
-from edgeprobe.probe.measure import prompt  # noqa: E402
+from edgeprobe.probe.prefill import prompt  # noqa: E402
 from edgeprobe.profiling.capture import capture, profile_prefill  # noqa: E402
 from edgeprobe.profiling.scopes import module_scopes, scope_targets  # noqa: E402
 from edgeprobe.profiling.spec import ProfileSchedule  # noqa: E402

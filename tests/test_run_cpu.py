@@ -44,12 +44,32 @@ def test_mini_suite_writes_a_bundle_that_show_reads(cli, tmp_path):
         assert point["memory"]["peak_rss_bytes"] > 0
         assert point["kernel_path"] in ("fused", "partial", "reference")
         assert point["power_mode"] is None or isinstance(point["power_mode"], str)
+        prefill = point["prefill"]
+        # Both variants of a length were timed round by round, after warm-up.
+        assert prefill["interleaved"] == ["published", "lean"]
+        assert prefill["repeats"] == 1 and prefill["warmup_passes"] == 0
+        assert prefill["ttft_q1_s"] <= prefill["ttft_s"] <= prefill["ttft_q3_s"]
+        assert prefill["ttft_iqr_s"] >= 0 and prefill["path"] == "hf-forward"
+        assert prefill["timer"] == "perf_counter"
+        assert prefill["busy_share"] is None and prefill["launch_bound"] is None  # no GPU
         if point["variant"] == "lean":
-            assert point["decode"]["tpot_s"] > 0 and point["decode"]["tokens"] == 4
+            decode = point["decode"]
+            assert decode["mode"] == "eager" and decode["status"] == "ok"
+            assert decode["tokens"] == 4 and decode["warmup_tokens"] == 4
+            # TPOT is the warm pass; the cold pass over new KV lengths is kept beside it.
+            assert decode["tpot_s"] == decode["tpot_warm_s"] > 0 and decode["tpot_cold_s"] > 0
+            assert decode["step_q1_s"] <= decode["step_median_s"] <= decode["step_q3_s"]
+            assert decode["prefill_path"] == "hf-forward"
             assert point["prefill"]["logits_positions"] == 1
+            assert "decode_graph" not in point
         else:
             assert "decode" not in point
             assert point["prefill"]["logits_positions"] == point["length_tokens"]
+    attention = {p["model"]: p["prefill"]["attention_backend"] for p in points}
+    assert attention["tiny-qwen2"] in ("cpu-flash", "math")  # observed, not assumed
+    assert attention["tiny-mamba2"] is None  # no attention layers
+    assert header["settings"]["decode_modes"] == ["eager"]
+    assert header["settings"]["attention_backend"] == "auto"
     # The transformer's KV cache grows with the prompt; the SSM's state does not.
     cache = {(p["model"], p["length_tokens"]): p["cache_bytes"] for p in points
              if p["variant"] == "lean"}
@@ -197,3 +217,30 @@ def test_a_worker_that_dies_costs_one_point(tmp_path):
     assert status[("tiny-qwen2", 64)]["status"] == "ok"
     assert status[("tiny-qwen2", 4096)]["status"] == "ok"
     assert any(e["kind"] == "worker_restart" for e in bundle.events)
+
+
+def test_attention_pin_is_applied_and_observed(cli, tmp_path):
+    suite = write_suite(tmp_path, models=["tiny-qwen2"], lengths=[64],
+                        prefill_variants=["lean"], decode_tokens=2)
+    out = tmp_path / "math.epb"
+    result = cli("run", "--suite", str(suite), "--out", str(out), "--device", "cpu", "--quiet",
+                 "--attention-backend", "math")
+    assert result.returncode == 0, result.stderr
+    bundle = read_bundle(out)
+    assert bundle.header["settings"]["attention_backend"] == ["math"]
+    (point,) = bundle.points
+    assert point["prefill"]["attention_backend"] == "math"
+    assert point["decode"]["attention_backend"] == "math"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--decode-mode", "graph"], "--decode-mode graph needs a CUDA GPU"),
+    (["--decode-mode", "both"], "--decode-mode graph needs a CUDA GPU"),
+    (["--attention-backend", "flash,flash"], "attention backend 'flash,flash'"),
+])
+def test_run_refuses_what_cannot_run_here_before_any_work(cli, tmp_path, args, message):
+    out = tmp_path / "refused.epb"
+    result = cli("run", "--suite", "smoke", "--device", "cpu", "--out", str(out), *args)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()

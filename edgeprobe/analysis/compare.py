@@ -16,19 +16,25 @@ from edgeprobe.analysis.provenance import (
     BundleInfo,
     bundle_info,
     bundle_labels,
+    launch_bound_notes,
     provenance_warnings,
 )
 from edgeprobe.analysis.rows import point_row, sweep_points
 from edgeprobe.bundle import read_bundle
 from edgeprobe.bundle.reader import Bundle
 from edgeprobe.errors import UsageError
+from edgeprobe.stats import within_noise
 
 VARIANTS = ("lean", "published")
 # Figures compared across bundles; each gets a ``<name>_ratio`` (value / baseline value).
-COMPARED = ("ttft_s", "tpot_s", "throughput_tokens_per_s", "peak_bytes",
-            "prefill_energy_per_token_j", "decode_energy_per_token_j")
-_DECODE_FIGURES = ("tpot_s", "throughput_tokens_per_s", "decode_energy_per_token_j",
-                   "decode_mean_power_w")
+COMPARED = ("ttft_s", "tpot_s", "tpot_cold_s", "tpot_graph_s", "throughput_tokens_per_s",
+            "peak_bytes", "prefill_energy_per_token_j", "decode_energy_per_token_j")
+# Figures with a spread (``<name>`` and ``<spread>``): their ratios inside the combined
+# spread of both bundles are ties (``<name>_tie``), not speed-ups.
+SPREADS = {"ttft_s": "ttft_iqr_s", "tpot_s": "tpot_iqr_s"}
+_DECODE_FIGURES = ("tpot_s", "tpot_iqr_s", "tpot_cold_s", "tpot_graph_s", "tpot_method",
+                   "decode_launch_bound", "throughput_tokens_per_s",
+                   "decode_energy_per_token_j", "decode_mean_power_w")
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Comparison:
     crossovers: list[Crossover] = field(default_factory=list)
     max_context: list[MaxContext] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. launch-bound points
     # Profiled points: identity and ``category_shares`` (category -> fraction of device time).
     category_shares: list[dict[str, Any]] = field(default_factory=list)
 
@@ -49,6 +56,7 @@ class Comparison:
             "baseline": self.baseline,
             "bundles": [b.as_dict() for b in self.bundles],
             "warnings": self.warnings,
+            "notes": self.notes,
             "rows": self.rows,
             "crossovers": [c.as_dict() for c in self.crossovers],
             "max_context": [m.as_dict() for m in self.max_context],
@@ -82,7 +90,9 @@ def _aligned_row(label: str, rows: list[dict[str, Any]], variant: str) -> dict[s
         "device": chosen["device"], "power_mode": chosen["power_mode"],
         "throttled": True if any(r.get("throttled") for r in rows)
         else (False if any(r.get("throttled") is False for r in rows) else None),
-        "ttft_s": chosen["ttft_s"], "peak_bytes": chosen["peak_bytes"],
+        "ttft_s": chosen["ttft_s"], "ttft_iqr_s": chosen["ttft_iqr_s"],
+        "prefill_launch_bound": chosen["prefill_launch_bound"],
+        "attention_backend": chosen["attention_backend"], "peak_bytes": chosen["peak_bytes"],
         "cache_bytes": chosen["cache_bytes"],
         "prefill_energy_j": chosen["prefill_energy_j"],
         "prefill_energy_per_token_j": chosen["prefill_energy_per_token_j"],
@@ -111,7 +121,8 @@ def compare(bundles: Sequence[Bundle], labels: Sequence[str] | None = None,
     base_label = resolve_baseline(baseline, labels, paths)
     infos = [bundle_info(label, bundle) for label, bundle in zip(labels, bundles, strict=True)]
     result = Comparison(bundles=infos, baseline=base_label if len(labels) > 1 else None,
-                        variant=variant, warnings=provenance_warnings(infos))
+                        variant=variant, warnings=provenance_warnings(infos),
+                        notes=launch_bound_notes(infos))
     grouped: dict[tuple[str, str, int], dict[str, list[dict[str, Any]]]] = {}
     for label, bundle in zip(labels, bundles, strict=True):
         rows = [point_row(p) for p in sweep_points(bundle.points)]
@@ -136,6 +147,9 @@ def compare(bundles: Sequence[Bundle], labels: Sequence[str] | None = None,
                 continue
             for name in COMPARED:
                 row[f"{name}_ratio"] = _ratio(row[name], base[name]) if base else None
+            for name, spread in SPREADS.items():
+                row[f"{name}_tie"] = (within_noise(row[name], row[spread], base[name],
+                                                   base[spread]) if base else None)
             result.rows.append(row)
     return result
 

@@ -41,6 +41,8 @@ def print_terminal(console: Console, comparison: Comparison) -> None:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     for table in tables[1:]:
         console.print(rich_table(table))
+    for note in comparison.notes:
+        console.print(f"note: {escape(note)}", highlight=False)
     console.print(f"[dim]{escape(NOTES)}[/]", highlight=False)
 
 
@@ -63,6 +65,8 @@ def to_markdown(comparison: Comparison, level: int = 3) -> str:
     if comparison.warnings:
         parts.append("\n".join(f"- **warning:** {w}" for w in comparison.warnings) + "\n")
     parts += [markdown_table(t, level) for t in tables[1:]]
+    if comparison.notes:
+        parts.append("\n".join(f"- note: {n}" for n in comparison.notes) + "\n")
     parts.append(f"_{NOTES}_\n")
     return "\n".join(parts)
 

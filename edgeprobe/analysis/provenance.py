@@ -28,6 +28,12 @@ class BundleInfo:
     memory_budget_bytes: int | None
     software: dict[str, str | None]
     kernel_paths: dict[str, str] = field(default_factory=dict)  # model/impl -> summary
+    # The SDPA pin of the run ("auto", or the backends allowed in order), and the attention
+    # kernel each model was seen to run (model/impl -> e.g. "cudnn").
+    attention_pin: str = "auto"
+    attention_seen: dict[str, str] = field(default_factory=dict)
+    decode_method: str = "eager"  # the decode modes, or "single-pass" (bundles before 0.2)
+    launch_bound_points: int = 0
     complete: bool = True
     damage: str | None = None
     points: int = 0
@@ -50,6 +56,29 @@ def _kernel_paths(bundle: Bundle) -> dict[str, str]:
     return paths
 
 
+def _attention_seen(bundle: Bundle) -> dict[str, str]:
+    seen: dict[str, set[str]] = {}
+    for point in bundle.points:
+        for section in (point.get("prefill"), point.get("decode")):
+            backend = section.get("attention_backend") if isinstance(section, dict) else None
+            if isinstance(backend, str) and point.get("model"):
+                key = f"{point['model']}/{point.get('implementation') or 'hf'}"
+                seen.setdefault(key, set()).update(backend.split("+"))
+    return {model: "+".join(sorted(names)) for model, names in seen.items()}
+
+
+def _decode_method(settings: dict[str, Any]) -> str:
+    modes = settings.get("decode_modes")
+    if not isinstance(modes, list):
+        return "single-pass"  # one cold pass, as bundles before edgeprobe 0.2 timed it
+    return "+".join(str(m) for m in modes)
+
+
+def _launch_bound(point: dict[str, Any]) -> bool:
+    return any(isinstance(point.get(k), dict) and point[k].get("launch_bound") is True
+               for k in ("prefill", "decode"))
+
+
 def bundle_info(label: str, bundle: Bundle) -> BundleInfo:
     header = bundle.header
     device = header.get("device") or {}
@@ -67,8 +96,18 @@ def bundle_info(label: str, bundle: Bundle) -> BundleInfo:
         memory_budget_bytes=settings.get("memory_budget_bytes"),
         software={k: (str(software[k]) if software.get(k) is not None else None)
                   for k in COMPARED_SOFTWARE},
-        kernel_paths=_kernel_paths(bundle), complete=bundle.complete, damage=bundle.damage,
+        kernel_paths=_kernel_paths(bundle), attention_pin=_pin(settings),
+        attention_seen=_attention_seen(bundle), decode_method=_decode_method(settings),
+        launch_bound_points=sum(_launch_bound(p) for p in bundle.points),
+        complete=bundle.complete, damage=bundle.damage,
         points=len(bundle.points), created_unix_s=header.get("created_unix_s"))
+
+
+def _pin(settings: dict[str, Any]) -> str:
+    value = settings.get("attention_backend")
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value) if value else "auto (not recorded)"
 
 
 def bundle_labels(paths: list[str]) -> list[str]:
@@ -122,8 +161,22 @@ def provenance_warnings(infos: list[BundleInfo]) -> list[str]:
     ]
     for name in COMPARED_SOFTWARE:
         checks.append(_differs(f"{name} version", {i.label: i.software.get(name) for i in infos}))
-    for model in sorted({m for i in infos for m in i.kernel_paths}):
-        present = {i.label: i.kernel_paths[model] for i in infos if model in i.kernel_paths}
-        if len(present) > 1:
-            checks.append(_differs(f"kernel path of {model}", present))
+    checks.append(_differs("attention pin", {i.label: i.attention_pin for i in infos}))
+    checks.append(_differs("decode method", {i.label: i.decode_method for i in infos}))
+    for what, field_name in (("kernel path", "kernel_paths"), ("attention kernel",
+                                                               "attention_seen")):
+        per_model: dict[str, dict[str, str]] = {}
+        for info in infos:
+            for model, value in getattr(info, field_name).items():
+                per_model.setdefault(model, {})[info.label] = value
+        for model in sorted(per_model):
+            if len(per_model[model]) > 1:
+                checks.append(_differs(f"{what} of {model}", per_model[model]))
     return warnings + [c for c in checks if c]
+
+
+def launch_bound_notes(infos: list[BundleInfo]) -> list[str]:
+    """One line per bundle with launch-bound points: their times follow the host."""
+    return [f"{i.label}: {i.launch_bound_points} point(s) launch-bound (device busy under "
+            "half the time): their times follow the host's speed and load, not the model's"
+            for i in infos if i.launch_bound_points]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from edgeprobe.analysis.figures import figures
 from edgeprobe.analysis.kernels import (
     SHORT_LABELS,
     TIME_BASIS_LABELS,
@@ -26,6 +29,7 @@ from edgeprobe.units import (
     format_bytes_compact,
     format_seconds,
     format_seconds_compact,
+    format_spread_percent,
     format_tokens,
 )
 
@@ -37,30 +41,69 @@ _STATUS_STYLE = {"ok": "green", "oom": "yellow", "skipped": "dim", "kernel_error
                  "error": "red", "timeout": "red", "crashed": "red"}
 
 
-def summary_table(points: list[dict[str, Any]], title: str = "Results") -> Table:
-    """One row per model and prompt length; fits an 80-column terminal."""
-    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
-                  show_edge=False,
-                  pad_edge=False, padding=(0, 1, 0, 0))
-    for name in ("model", "path", "tokens", "TTFT all", "TTFT last", "TPOT", "peak", "cache",
-                 "status"):
-        table.add_column(name, justify="left" if name in ("model", "path", "status") else "right",
-                         no_wrap=name != "status")
-    for row in summarize(points):
-        status = row.status
-        style = _STATUS_STYLE.get(status.split(" ")[0], "red")
+SUMMARY_NOTES = (
+    "figures: median±half the interquartile range, as a share of the median; * launch-bound "
+    "(the device was busy for less than half of the pass). TTFT all: logits for every "
+    "position (as the study); TTFT last: last position only; TPOT: warm decode pass, cold: "
+    "the first pass over KV lengths new to the process; graph: CUDA-graph decode; peak: CUDA "
+    "reserved or CPU RSS.")
+
+
+def _marked(text: str, launch_bound: bool | None) -> str:
+    return text + ("*" if launch_bound else "")
+
+
+def summary_lines(points: list[dict[str, Any]], title: str = "Results",
+                  width: int = 80) -> list[str]:
+    """One block per model (its kernel path and attention kernel in the heading), one line
+    per prompt length; fits ``width`` columns (80 by default) without breaking a figure."""
+    rows = summarize(points)
+    graph = any(r.tpot_graph_s is not None for r in rows)
+    headers = ["tokens", "TTFT all", "TTFT last", "TPOT", "cold",
+               *(["graph"] if graph else []), "peak", *([] if graph else ["cache"])]
+    widths = [6, 10, 10, 10, 6, *([6] if graph else []), 7, *([] if graph else [7])]
+    lines = [title, "  " + "  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
+             + "  status"]
+    previous = None
+    for row in rows:
+        if (row.model, row.implementation) != previous:
+            previous = (row.model, row.implementation)
+            name = row.model if row.implementation == "hf" else f"{row.model}/{row.implementation}"
+            detail = f"kernel path {row.kernel_path or '?'}"
+            if row.attention_backend:
+                detail += f", attention {row.attention_backend}"
+            lines.append(f"{name}  ({detail})")
         peak = row.peak_lean_bytes if row.peak_lean_bytes is not None else row.peak_published_bytes
-        model = row.model if row.implementation == "hf" else f"{row.model}/{row.implementation}"
-        table.add_row(model, _PATH_SHORT.get(row.kernel_path or "", row.kernel_path or "-"),
-                      format_tokens(row.length_tokens),
-                      format_seconds_compact(row.ttft_published_s),
-                      format_seconds_compact(row.ttft_lean_s), format_seconds_compact(row.tpot_s),
-                      format_bytes_compact(peak), format_bytes_compact(row.cache_bytes),
-                      f"[{style}]{status}[/]")
-    table.caption = ("TTFT all: logits for every position (as the study); TTFT last: last "
-                     "position only; peak: CUDA reserved or CPU RSS; path: kernel path")
-    table.caption_justify = "left"
-    return table
+        cells = [format_tokens(row.length_tokens),
+                 _marked(format_spread_percent(row.ttft_published_s, row.ttft_published_iqr_s),
+                         row.launch_bound.get("published")),
+                 _marked(format_spread_percent(row.ttft_lean_s, row.ttft_lean_iqr_s),
+                         row.launch_bound.get("lean")),
+                 _marked(format_spread_percent(row.tpot_s, row.tpot_iqr_s),
+                         row.launch_bound.get("decode")),
+                 format_seconds_compact(row.tpot_cold_s)]
+        if graph:
+            cells.append(format_seconds_compact(row.tpot_graph_s))
+        cells.append(format_bytes_compact(peak))
+        if not graph:
+            cells.append(format_bytes_compact(row.cache_bytes))
+        lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
+                     + f"  {row.status}")
+    lines += textwrap.wrap(SUMMARY_NOTES, width)
+    if any(summary_single_pass(p) for p in points):
+        lines += textwrap.wrap("TPOT here is one decode pass over new KV lengths (bundle "
+                               "written before warm passes were measured): it compares with "
+                               "cold, not with a warm TPOT.", width)
+    return lines
+
+
+def summary_single_pass(point: dict[str, Any]) -> bool:
+    return figures(point).get("tpot_method") == "single-pass"
+
+
+def summary_table(points: list[dict[str, Any]], title: str = "Results") -> Text:
+    """``summary_lines`` as one block of text for a rich console."""
+    return Text("\n".join(summary_lines(points, title)))
 
 
 def max_context_table(records: list[dict[str, Any]]) -> Table:

@@ -9,7 +9,7 @@ from typing import Any
 from edgeprobe.analysis.compare import Comparison
 from edgeprobe.analysis.crossover import Crossover
 from edgeprobe.analysis.maxctx import MaxContext
-from edgeprobe.units import format_bytes, format_seconds, format_tokens
+from edgeprobe.units import format_bytes, format_seconds, format_spread_percent, format_tokens
 
 VARIANT_LABEL = {"published": "all-position logits", "lean": "last-position logits"}
 VARIANT_SHORT = {"published": "all-logits", "lean": "last-logit"}
@@ -36,10 +36,11 @@ def _energy(value: float | None) -> str:
     return f"{value * 1e3:.3g} mJ" if value < 1 else f"{value:.3g} J"
 
 
-def _with_ratio(text: str, ratio: float | None, show: bool) -> str:
+def _with_ratio(text: str, ratio: float | None, show: bool, tie: bool | None = None) -> str:
+    """``text (1.23x)``, or ``text (tie)`` where the two bundles' spreads overlap."""
     if not show or ratio is None or text == "-":
         return text
-    return f"{text} ({ratio:.2f}x)"
+    return f"{text} (tie)" if tie else f"{text} ({ratio:.2f}x)"
 
 
 def _kernel_text(path: str | None) -> str:
@@ -62,13 +63,27 @@ def bundles_table(comparison: Comparison) -> TextTable:
     return table
 
 
-_METRICS: list[tuple[str, str, Callable[[Any], str]]] = [
-    ("TTFT", "ttft_s", format_seconds),
-    ("TPOT", "tpot_s", format_seconds),
-    ("tokens/s", "throughput_tokens_per_s", _number),
-    ("peak mem", "peak_bytes", format_bytes),
-    ("prefill J/token", "prefill_energy_per_token_j", _energy),
-    ("decode J/token", "decode_energy_per_token_j", _energy),
+def _spread_cell(key: str, spread_key: str, bound_key: str) -> Callable[[dict[str, Any]], str]:
+    def cell(row: dict[str, Any]) -> str:
+        text = format_spread_percent(row.get(key), row.get(spread_key))
+        return text + ("*" if row.get(bound_key) else "")
+    return cell
+
+
+def _plain(key: str, fmt: Callable[[Any], str]) -> Callable[[dict[str, Any]], str]:
+    return lambda row: fmt(row.get(key))
+
+
+_METRICS: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
+    ("TTFT", "ttft_s", _spread_cell("ttft_s", "ttft_iqr_s", "prefill_launch_bound")),
+    ("TPOT", "tpot_s", _spread_cell("tpot_s", "tpot_iqr_s", "decode_launch_bound")),
+    ("TPOT cold", "tpot_cold_s", _plain("tpot_cold_s", format_seconds)),
+    ("TPOT graph", "tpot_graph_s", _plain("tpot_graph_s", format_seconds)),
+    ("tokens/s", "throughput_tokens_per_s", _plain("throughput_tokens_per_s", _number)),
+    ("peak mem", "peak_bytes", _plain("peak_bytes", format_bytes)),
+    ("prefill J/token", "prefill_energy_per_token_j",
+     _plain("prefill_energy_per_token_j", _energy)),
+    ("decode J/token", "decode_energy_per_token_j", _plain("decode_energy_per_token_j", _energy)),
 ]
 
 
@@ -93,8 +108,9 @@ def figures_table(comparison: Comparison) -> TextTable:
                  row["implementation"] if group != previous else "",
                  format_tokens(row["length_tokens"]), row["bundle"]]
         ratio_shown = show_ratio and row["bundle"] != comparison.baseline
-        cells += [_with_ratio(fmt(row[key]), row.get(f"{key}_ratio"), ratio_shown)
-                  for _, key, fmt in metrics]
+        cells += [_with_ratio(cell(row), row.get(f"{key}_ratio"), ratio_shown,
+                              row.get(f"{key}_tie"))
+                  for _, key, cell in metrics]
         table.rows.append([*cells, status])
         previous = group
     return table
@@ -149,7 +165,10 @@ def report_tables(comparison: Comparison) -> list[TextTable]:
     return tables
 
 
-NOTES = ("TTFT: median prefill time; TPOT: decode time per token after the last-position "
-         "prefill; tokens/s: (prompt + generated) / (TTFT + decode time); peak mem: CUDA "
+NOTES = ("TTFT: median prefill time ± half its interquartile range (as a share of it); "
+         "TPOT: decode time per token of the warm pass after the last-position prefill "
+         "(cold: the first pass over new KV lengths; graph: CUDA-graph decode); * launch-bound "
+         "(device busy under half the pass); (tie): the two bundles' spreads overlap; "
+         "tokens/s: (prompt + generated) / (TTFT + decode time); peak mem: CUDA "
          "reserved (GPU) or resident set (CPU); J/token: energy of the phase window / its "
          "tokens. 'throttled': the device reported throttling during the point.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgeprobe.analysis.energy import energy_figures
-from edgeprobe.analysis.figures import flat_point
+from edgeprobe.analysis.figures import decode_sections, flat_point
 
 FAILED_STATUSES = frozenset({"oom", "kernel_error", "crashed", "timeout", "error"})
 
@@ -33,7 +33,8 @@ def _temperature_c(snapshot: Any) -> float | None:
 
 def point_row(point: dict[str, Any]) -> dict[str, Any]:
     """One point as a flat row (every key present, None where the bundle has no value)."""
-    decode = point.get("decode") or {}
+    eager, graph = decode_sections(point)
+    decode = eager or graph
     row = flat_point(point)
     row["implementation"] = row["implementation"] or "hf"
     row["variant"] = row["variant"] or "published"

@@ -17,7 +17,15 @@ class SummaryRow:
     length_tokens: int
     ttft_published_s: float | None = None
     ttft_lean_s: float | None = None
-    tpot_s: float | None = None
+    ttft_published_iqr_s: float | None = None
+    ttft_lean_iqr_s: float | None = None
+    tpot_s: float | None = None  # warm pass (eager where it ran, else graph)
+    tpot_iqr_s: float | None = None
+    tpot_cold_s: float | None = None
+    tpot_graph_s: float | None = None
+    # Per variant (and "decode"): the device was busy for less than half of the pass.
+    launch_bound: dict[str, bool] = field(default_factory=dict)
+    attention_backend: str | None = None
     peak_published_bytes: int | None = None
     peak_lean_bytes: int | None = None
     cache_bytes: int | None = None
@@ -54,8 +62,17 @@ def summarize(points: list[dict[str, Any]]) -> list[SummaryRow]:
         fig = figures(point)
         if variant == "published":
             row.ttft_published_s, row.peak_published_bytes = fig["ttft_s"], fig["peak_bytes"]
+            row.ttft_published_iqr_s = fig["ttft_iqr_s"]
         else:
             row.ttft_lean_s, row.peak_lean_bytes = fig["ttft_s"], fig["peak_bytes"]
-        row.tpot_s = fig["tpot_s"] if fig["tpot_s"] is not None else row.tpot_s
+            row.ttft_lean_iqr_s = fig["ttft_iqr_s"]
+        if fig["prefill_launch_bound"] is not None:
+            row.launch_bound[variant] = fig["prefill_launch_bound"]
+        if fig["tpot_s"] is not None:
+            row.tpot_s, row.tpot_iqr_s = fig["tpot_s"], fig["tpot_iqr_s"]
+            row.tpot_cold_s, row.tpot_graph_s = fig["tpot_cold_s"], fig["tpot_graph_s"]
+            if fig["decode_launch_bound"] is not None:
+                row.launch_bound["decode"] = fig["decode_launch_bound"]
+        row.attention_backend = row.attention_backend or fig["attention_backend"]
         row.cache_bytes = fig["cache_bytes"] if fig["cache_bytes"] is not None else row.cache_bytes
     return sorted(rows.values(), key=lambda r: (r.model, r.implementation, r.length_tokens))

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from edgeprobe.agent.client import agent_running
 from edgeprobe.agent.paths import bundle_dir
+from edgeprobe.analysis.figures import figures
 from edgeprobe.analysis.kernels import category_shares, kernel_records
 from edgeprobe.analysis.render import kernel_shares_table, max_context_table, summary_table
 from edgeprobe.bundle import read_bundle
@@ -25,7 +26,14 @@ from edgeprobe.runner import Runner, RunSettings
 from edgeprobe.signals import interruptible
 from edgeprobe.suite import load_preset, load_suite
 from edgeprobe.suite.devices import DeviceProfile, load_device_profile
-from edgeprobe.units import format_bytes, format_seconds, parse_bytes, parse_tokens
+from edgeprobe.suite.suites import parse_attention_backend, parse_decode_mode
+from edgeprobe.units import (
+    format_bytes,
+    format_seconds,
+    format_spread_percent,
+    parse_bytes,
+    parse_tokens,
+)
 
 
 def default_bundle_path(suite: str) -> Path:
@@ -73,15 +81,20 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
             raise UsageError(f"--{flag.replace('_', '-')} must be "
                              f"{'at least 1' if flag == 'repeats' else 'zero or more'}")
     trace_dir = _trace_dir(args.trace_dir, args.profile)
+    decode_modes, attention = decode_and_attention(args)
     suite = suite.with_overrides(
         models=_split(args.models) or None,
         lengths=[parse_tokens(v) for v in _split(args.lengths)] or None,
         variants=args.variants, decode_tokens=args.decode_tokens, repeats=args.repeats,
         warmup=args.warmup, implementation=args.impl,
-        profile=True if trace_dir else args.profile)
+        profile=True if trace_dir else args.profile, decode_modes=decode_modes,
+        attention_backend=attention)
     device = args.device
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
         raise UsageError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
+    if device == "cpu" and "graph" in suite.decode_modes:
+        raise UsageError("--decode-mode graph needs a CUDA GPU (CUDA graphs): use "
+                         "--decode-mode eager on the CPU")
     out = Path(args.out).expanduser() if args.out else default_bundle_path(suite.name)
     if out.exists():
         raise UsageError(f"{out} already exists; choose another --out")
@@ -101,6 +114,19 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         search_limit_tokens=parse_tokens(args.search_limit),
         weights=_weights(args.weights, suite.models), point_timeout_s=args.point_timeout,
         threads=args.threads, trace_dir=trace_dir)
+
+
+def decode_and_attention(args: argparse.Namespace) -> tuple[
+        tuple[str, ...] | None, tuple[str, ...] | None]:
+    """``--decode-mode`` and ``--attention-backend`` as suite overrides (None: the suite's)."""
+    modes = parse_decode_mode(args.decode_mode) if args.decode_mode else None
+    attention = None
+    if args.attention_backend is not None:
+        try:
+            attention = parse_attention_backend(args.attention_backend)
+        except ValueError as exc:
+            raise UsageError(f"--{exc}") from None
+    return modes, attention
 
 
 def _power_settings(args: argparse.Namespace) -> tuple[
@@ -179,19 +205,21 @@ class ProgressView:
             self.progress.advance(self.task)
         if self.quiet:
             return
-        prefill = record.get("prefill") or {}
-        decode = record.get("decode") or {}
-        memory = record.get("memory") or {}
-        peak = memory.get("peak_reserved_bytes") or memory.get("peak_rss_bytes")
+        figure = figures(record)
         status = record["status"]
         tag = "search " if record.get("search") else ""
         text = (f"  {tag}{record['model']}/{record['implementation']} {record['length_tokens']:>7} "
                 f"{record['variant']:<9}")
         if status == "ok":
-            text += f" TTFT {format_seconds(prefill.get('ttft_s'))}"
-            if decode:
-                text += f"  TPOT {format_seconds(decode.get('tpot_s'))}"
-            text += f"  peak {format_bytes(peak)}"
+            text += f" TTFT {format_spread_percent(figure['ttft_s'], figure['ttft_iqr_s'])}"
+            if figure["prefill_launch_bound"]:
+                text += " (launch-bound)"
+            if figure["tpot_s"] is not None:
+                text += (f"  TPOT {format_seconds(figure['tpot_s'])}"
+                         f" (cold {format_seconds(figure['tpot_cold_s'])})")
+            if figure["tpot_graph_s"] is not None:
+                text += f"  graph {format_seconds(figure['tpot_graph_s'])}"
+            text += f"  peak {format_bytes(figure['peak_bytes'])}"
             self.console.print(text, highlight=False, markup=False)
         elif status != "skipped":
             self.console.print(f"{escape(text)} [yellow]{status}[/]: "

@@ -157,13 +157,14 @@ def build(preset: ModelPreset, implementation: str, device: torch.device, dtype:
 
 
 def detect_kernel_path(model: LoadedModel, tokens: int = 64) -> KernelPath:
-    """Profile a short prefill and two decode steps; see which kernels really ran."""
+    """Profile a short prefill, a decode's prefill and two steps; see which kernels ran."""
     vocab = model.preset.vocab_size or 1000
     ids = torch.randint(0, vocab, (1, tokens), device=model.device)
 
     def run() -> None:
         with torch.inference_mode():
-            logits, cache = model.adapter.prefill(ids, 1)
+            model.adapter.prefill(ids, 1)  # the timed path
+            logits, cache = model.adapter.begin_decode(ids)  # the decode's own prefill
             token = logits[:, -1:].argmax(-1)
             for _ in range(2):
                 logits, cache = model.adapter.step(token, cache)

@@ -39,6 +39,9 @@ ATTENTION_OPS = (
     ("aten::_scaled_dot_product_attention_math", "sdpa-math"),
     ("flash_attn", "flash-attn"),
 )
+# Short names of the SDPA backends, as ``--attention-backend`` and the records spell them.
+BACKEND_OF_LABEL = {"sdpa-flash": "flash", "sdpa-efficient": "efficient", "sdpa-cudnn": "cudnn",
+                    "sdpa-math": "math", "sdpa-cpu-flash": "cpu-flash", "flash-attn": "flash-attn"}
 FUSED_ATTENTION = frozenset({"sdpa-cpu-flash", "sdpa-flash", "sdpa-efficient", "sdpa-cudnn",
                              "flash-attn"})
 
@@ -109,3 +112,16 @@ def classify(names: set[str], has_ssm: bool, has_attention: bool) -> KernelPath:
         path.summary = "reference"
     path.evidence = evidence
     return path
+
+
+def attention_backends(names: set[str]) -> list[str]:
+    """Every SDPA backend whose op appears among ``names`` (exact op names from a profile,
+    ``flash_attn`` kernels by substring), as short names: ``cudnn``, ``flash``, ...
+
+    Several can appear in one pass: torch chooses per call, by shapes and masks."""
+    found: list[str] = []
+    for op, label in ATTENTION_OPS:
+        hit = any(op in n for n in names) if label == "flash-attn" else op in names
+        if hit:
+            found.append(BACKEND_OF_LABEL[label])
+    return found

@@ -6,8 +6,10 @@ leaves the CUDA context unusable, costs one point and a restart rather than the 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -28,6 +30,7 @@ class WorkerOptions:
     memory_budget_bytes: int | None = None
     log_path: str | None = None
     threads: int | None = None
+    attention_backend: tuple[str, ...] = ()  # SDPA backends allowed, in order; (): torch's choice
 
 
 def _entry(conn: Connection, options: WorkerOptions) -> None:
@@ -52,7 +55,8 @@ class Worker:
         parent, child = context.Pipe()
         self._process = context.Process(target=_entry, args=(child, self.options), daemon=True,
                                         name="edgeprobe-worker")
-        self._process.start()
+        with _environment(_malloc_settings(self.options)):
+            self._process.start()
         child.close()
         self._conn = parent
         self.hello = self.request({"op": "hello"}, timeout_s=timeout_s)
@@ -102,6 +106,32 @@ class Worker:
             return ""
         text = Path(self.options.log_path).read_text(errors="replace").strip().splitlines()
         return "\n".join(text[-lines:])
+
+
+def _malloc_settings(options: WorkerOptions) -> dict[str, str]:
+    """A CPU memory budget caps the worker's address space (``RLIMIT_AS``). glibc reserves
+    address space it does not use: 64 MiB per extra malloc arena, and freed blocks below a
+    threshold that grows at run time stay mapped. One arena and a fixed mmap threshold make
+    the address space follow the memory really in use, so the budget bites where memory runs
+    out, not where a reservation happens to land."""
+    if not options.memory_budget_bytes or options.device.startswith("cuda"):
+        return {}
+    return {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in the environment while a child process starts (it copies the environment)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _describe_exit(code: int | None) -> str:

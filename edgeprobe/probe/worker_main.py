@@ -118,28 +118,27 @@ class WorkerState:
         apply_cpu_budget(self.options.memory_budget_bytes)
 
     def point(self, message: dict[str, Any]) -> dict[str, Any]:
-        from edgeprobe.probe.measure import PointSpec, measure_decode, measure_prefill, prompt
-        from edgeprobe.probe.memory import release
+        from edgeprobe.probe.point import measure_point
+        from edgeprobe.probe.prefill import PointSpec
 
         if self.model is None:
             return {"ok": False, "status": "error", "error": "no model loaded"}
-        spec = PointSpec(**message["spec"])
-        ids = prompt(self.model, spec.length_tokens, spec.seed)
-        try:
-            result = measure_prefill(self.model, spec, ids)
-            if spec.decode_tokens > 0:
-                decode = measure_decode(self.model, spec, ids, result["prefill"]["ttft_s"])
-                result["phases"]["decode"] = decode.pop("decode_phase")
-                result.update(decode)
-        finally:
-            del ids
-            release(self.device)
-        return {"ok": True, "status": "ok", **result}
+        return {"ok": True, "status": "ok",
+                **measure_point(self.model, PointSpec.from_message(message["spec"]))}
+
+    def fidelity(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The loaded model timed by a plain loop and by edgeprobe, side by side."""
+        from edgeprobe.probe.fidelity import FidelitySpec, run_fidelity
+
+        if self.model is None:
+            return {"ok": False, "status": "error", "error": "no model loaded"}
+        return {"ok": True, "status": "ok",
+                **run_fidelity(self.model, FidelitySpec.from_message(message["spec"]))}
 
     def profile(self, message: dict[str, Any]) -> dict[str, Any]:
         """Per-kernel table of one point's prefill under torch.profiler (never timed)."""
-        from edgeprobe.probe.measure import LOGITS_TO_KEEP, prompt
         from edgeprobe.probe.memory import release
+        from edgeprobe.probe.prefill import LOGITS_TO_KEEP, prompt
         from edgeprobe.profiling.capture import profile_prefill
         from edgeprobe.profiling.spec import ProfileSpec
 
@@ -165,6 +164,16 @@ class WorkerState:
 
 
 def _failure(exc: BaseException) -> tuple[dict[str, Any], bool]:
+    reply, fatal = _classify(exc)
+    # Where in a point it happened: the prefill variant, or the decode.
+    for key in ("variant", "phase"):
+        value = getattr(exc, f"edgeprobe_{key}", None)
+        if value:
+            reply[key] = value
+    return reply, fatal
+
+
+def _classify(exc: BaseException) -> tuple[dict[str, Any], bool]:
     from edgeprobe.models.build import ImplementationUnavailable
     from edgeprobe.probe.memory import condense_oom, is_fatal_device_error, is_oom
 
@@ -214,7 +223,10 @@ def serve(conn: Connection, options: WorkerOptions) -> None:
     except Exception as exc:
         conn.send({"ok": False, "status": "error", "error": f"{type(exc).__name__}: {exc}"})
         return
+    from edgeprobe.probe.attention import pinned
+
     handlers = {"hello": state.hello, "load": state.load, "point": state.point,
+                "fidelity": state.fidelity,
                 "profile": state.profile, "unload": state.unload}
     while True:
         try:
@@ -231,7 +243,8 @@ def serve(conn: Connection, options: WorkerOptions) -> None:
             continue
         fatal = False
         try:
-            reply = handler(message)
+            with pinned(options.attention_backend):
+                reply = handler(message)
         except Exception as exc:  # every failure becomes a recorded result
             reply, fatal = _failure(exc)
         if not reply.get("ok") and not fatal:

@@ -15,14 +15,16 @@ from typing import Any
 from edgeprobe.bundle import schema
 from edgeprobe.bundle.writer import BundleWriter
 from edgeprobe.conditions import Conditions, CriticalTemperature
-from edgeprobe.errors import EdgeprobeError
+from edgeprobe.errors import EdgeprobeError, UsageError
 from edgeprobe.models.kernel_path import FIX_HINT
+from edgeprobe.power.guard import Verdict
 from edgeprobe.power.state import current_power_state
 from edgeprobe.probe.plan import ModelPlan, decode_variant, make_plan
 from edgeprobe.probe.search import Trial
 from edgeprobe.probe.worker import Worker, WorkerCrashed, WorkerOptions
 from edgeprobe.runner.header import HeaderMixin
 from edgeprobe.runner.passes import PassesMixin, trial_of
+from edgeprobe.runner.points import point_spec, split_reply
 from edgeprobe.runner.settings import RunSettings
 from edgeprobe.suite.devices import detect_device_profile
 from edgeprobe.telemetry import BackgroundSampler
@@ -37,7 +39,8 @@ class Runner(HeaderMixin, PassesMixin):
         self.listener = listener or (lambda kind, **data: None)
         log_path = str(settings.out_path.with_suffix(".worker.log"))
         self.worker = Worker(WorkerOptions(settings.device, settings.memory_budget_bytes,
-                                           log_path, settings.threads))
+                                           log_path, settings.threads,
+                                           settings.suite.attention_backend))
         self.writer: BundleWriter | None = None
         self.seq = 0
         self.statuses: Counter[str] = Counter()
@@ -102,6 +105,10 @@ class Runner(HeaderMixin, PassesMixin):
         started = time.time()
         self.hello = self._start_worker()
         kind = self.hello["device"]["kind"]
+        if "graph" in settings.suite.decode_modes and kind != "cuda":
+            self.worker.stop()
+            raise UsageError("--decode-mode graph needs a CUDA GPU (CUDA graphs); this run "
+                             "would be on the CPU: use --decode-mode eager")
         self.dtype = settings.dtype or settings.suite.dtype.get(kind, "float32")
         available = self.hello["kernels_available"]
         mamba_ok = kind == "cuda" and available.get("mamba_ssm", {}).get("importable", False)
@@ -214,16 +221,19 @@ class Runner(HeaderMixin, PassesMixin):
         ran: dict[int, list[tuple[str, int]]] = {}  # length -> (variant, seq) of ok points
         decode_in = decode_variant(plan.variants)
         for length in plan.lengths:
+            todo = []
             for variant in plan.variants:
                 if self.model_dead:
                     self._skip(plan, length, variant, self.model_dead)
-                    continue
-                if variant in blocked:
+                elif variant in blocked:
                     self._skip(plan, length, variant, f"{variant} prefill failed at "
                                f"{blocked[variant][0]} tokens ({blocked[variant][1]})")
-                    continue
-                decode = self.settings.suite.decode_tokens if variant == decode_in else 0
-                record = self._point(plan, length, variant, decode, path["summary"])
+                else:
+                    todo.append(variant)
+            if not todo:
+                continue
+            for record in self._measure(plan, length, todo, decode_in, path["summary"]):
+                variant = record["variant"]
                 known[variant].append(trial_of(record))
                 if record["status"] == schema.STATUS_OK:
                     ran.setdefault(length, []).append((variant, record["seq"]))
@@ -266,56 +276,84 @@ class Runner(HeaderMixin, PassesMixin):
         self.writer.append(schema.POINT, record)
         self.listener("point", record=record)
 
-    def _point(self, plan: ModelPlan, length: int, variant: str, decode_tokens: int,
-               kernel_path: str, search: bool = False,
-               retry_of: int | None = None) -> dict[str, Any]:
-        suite = self.settings.suite
-        spec = {"length_tokens": length, "variant": variant, "seed": suite.seed,
-                "warmup": 0 if search else suite.warmup, "repeats": 1 if search else suite.repeats,
-                "decode_tokens": decode_tokens,
-                "min_window_s": 0.0 if search else suite.min_prefill_window_s}
-        self.listener("point_started", model=plan.key, length=length, variant=variant,
+    def _measure(self, plan: ModelPlan, length: int, variants: list[str],
+                 decode_in: str | None, kernel_path: str, search: bool = False,
+                 retry_of: dict[str, int] | None = None) -> list[dict[str, Any]]:
+        """One prompt length: every variant in ``variants`` (interleaved by the worker), and
+        the decode after ``decode_in``'s prefill. Returns the point records, as emitted."""
+        spec = point_spec(self.settings.suite, length, variants, decode_in, search,
+                          self._energy_window_s)
+        self.listener("point_started", model=plan.key, length=length, variant="+".join(variants),
                       search=search)
         assert self.conditions is not None
         cooldown = self.conditions.before_point()
-        record = self._base(plan, length, variant)
-        record.update(kernel_path=kernel_path, search=search, started_unix_s=time.time(),
-                      thermal_before=self.conditions.snapshot())
-        if cooldown:
-            record["cooldown"] = cooldown
-        if retry_of is not None:
-            record["retry_of"] = retry_of
+        started = time.time()
+        snapshot = self.conditions.snapshot()
         try:
             reply = self.worker.request({"op": "point", "spec": spec},
                                         timeout_s=self.settings.point_timeout_s)
         except WorkerCrashed as crash:
             reply = self._crash_reply(crash)
-        record.update(status=reply.pop("status", "error"), error=reply.pop("error", None))
-        fatal = reply.pop("fatal", False) or record["status"] in schema.WORKER_LOST
-        reply.pop("ok", None)
-        phases = reply.get("phases") or {}
-        measured = self.conditions.after_point(phases)
-        record.update(reply, wall_s=time.time() - record["started_unix_s"],
+        outcomes, redo = split_reply(reply, variants, decode_in)
+        records: list[dict[str, Any]] = []
+        verdicts: list[Verdict] = []
+        retry: list[dict[str, Any]] = []
+        for variant in variants:
+            if variant not in outcomes:
+                continue
+            record = {**self._base(plan, length, variant), "kernel_path": kernel_path,
+                      "search": search, "started_unix_s": started, "thermal_before": snapshot}
+            if cooldown:
+                record["cooldown"] = cooldown
+            if retry_of and variant in retry_of:
+                record["retry_of"] = retry_of[variant]
+            verdict = self._finish(record, outcomes[variant])
+            records.append(record)
+            verdicts.append(verdict)
+            if record.get("retried"):
+                retry.append(record)
+        fatal = bool(reply.get("fatal")) or reply.get("status") in schema.WORKER_LOST
+        self._drain_telemetry()
+        for verdict in verdicts:
+            self.conditions.check_critical(verdict)
+        if fatal:
+            self._recover(plan)
+        if redo and not self.model_dead:  # variants cut short by another variant's fault
+            records += self._measure(plan, length, redo, decode_in, kernel_path, search)
+        if retry:
+            self._notice("retry_throttled", f"{plan.key} {length} was thermally throttled: "
+                         "measuring it again after cooling", level="warning")
+            again = self._measure(plan, length, [r["variant"] for r in retry], decode_in,
+                                  kernel_path, search, {r["variant"]: r["seq"] for r in retry})
+            by_variant = {r["variant"]: r for r in again}
+            records = [by_variant.get(r["variant"], r) for r in records]
+        return records
+
+    def _finish(self, record: dict[str, Any], outcome: dict[str, Any]) -> Verdict:
+        """A variant's outcome into its record, with energy and the thermal verdict; emitted."""
+        assert self.conditions is not None
+        outcome = dict(outcome)
+        record.update(status=outcome.pop("status", "error"), error=outcome.pop("error", None))
+        measured = self.conditions.after_point(outcome.get("phases") or {})
+        record.update(outcome, wall_s=time.time() - record["started_unix_s"],
                       thermal_after=self.conditions.snapshot(), thermal=measured.thermal,
                       throttled=measured.verdict.status != "ok")
         if measured.energy:
             record["energy"] = measured.energy
-        retry = (self.settings.retry_throttled and measured.verdict.thermal and not search
-                 and record["status"] == schema.STATUS_OK and "retry_of" not in record)
-        if retry:
+        if (self.settings.retry_throttled and measured.verdict.thermal and not record["search"]
+                and record["status"] == schema.STATUS_OK and "retry_of" not in record):
             record["retried"] = True
         self._emit(record)
-        self._drain_telemetry()
-        self.conditions.check_critical(measured.verdict)
-        if fatal:
-            self._recover(plan)
-        if retry:
-            self._notice("retry_throttled", f"{plan.key} {length} {variant} was thermally "
-                         "throttled: measuring it again after cooling", level="warning")
-            again = self._point(plan, length, variant, decode_tokens, kernel_path, search,
-                                retry_of=record["seq"])
-            return again
-        return record
+        return measured.verdict
+
+    @property
+    def _energy_window_s(self) -> float:
+        """Prefill energy windows only where a power sensor reads: elsewhere they cost time
+        and measure nothing."""
+        if self.conditions is None or self.conditions.sampler is None \
+                or not self.conditions.has_power_sensor():
+            return 0.0
+        return self.settings.suite.min_prefill_window_s
 
     def _crash_reply(self, crash: WorkerCrashed) -> dict[str, Any]:
         """A worker that died: a device fault when its last words say so, else a crash."""

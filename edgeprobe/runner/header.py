@@ -41,6 +41,8 @@ class HeaderMixin:
                 "variants": list(suite.variants), "decode_tokens": suite.decode_tokens,
                 "warmup": suite.warmup, "repeats": suite.repeats,
                 "implementation": suite.implementation, "seed": suite.seed,
+                "decode_modes": list(suite.decode_modes),
+                "attention_backend": list(suite.attention_backend) or "auto",
                 "point_timeout_s": settings.point_timeout_s,
                 "min_prefill_window_s": suite.min_prefill_window_s,
                 "power_modes": settings.power_modes, "retry_throttled": settings.retry_throttled,

@@ -70,7 +70,8 @@ class PassesMixin:
         def try_length(length: int) -> Trial:
             if self.model_dead:
                 return Trial(length, schema.STATUS_SKIPPED, None, self.model_dead)
-            return trial_of(self._point(plan, length, variant, 0, kernel_path, search=True))
+            (record,) = self._measure(plan, length, [variant], None, kernel_path, search=True)
+            return trial_of(record)
 
         budget = settings.memory_budget_bytes or self.hello["device"].get("total_memory_bytes")
         start = max((t.length_tokens for t in known if t.fits), default=1024)

@@ -18,6 +18,30 @@ VARIANTS = ("published", "lean")
 # can run on this device, else HF; "both": every implementation a preset offers.
 IMPLEMENTATION_CHOICES = ("study", "both", *IMPLEMENTATIONS)
 DTYPES = ("float16", "bfloat16", "float32")
+DECODE_MODES = ("eager", "graph")
+# SDPA backends a run may pin (torch.nn.attention.sdpa_kernel); several are tried in order.
+ATTENTION_BACKENDS = ("flash", "efficient", "cudnn", "math")
+
+
+def parse_decode_mode(text: str) -> tuple[str, ...]:
+    """``eager``, ``graph`` or ``both``."""
+    if text == "both":
+        return DECODE_MODES
+    if text not in DECODE_MODES:
+        raise ValueError(f"decode mode {text!r}: use eager, graph or both")
+    return (text,)
+
+
+def parse_attention_backend(text: str) -> tuple[str, ...]:
+    """``auto`` (torch chooses: ``()``), one backend, or several in order (``flash,efficient``)."""
+    if text.strip() == "auto":
+        return ()
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [n for n in names if n not in ATTENTION_BACKENDS]
+    if bad or not names or len(set(names)) != len(names):
+        raise ValueError(f"attention backend {text!r}: use auto, or one or more of "
+                         f"{', '.join(ATTENTION_BACKENDS)} (comma-separated, in order)")
+    return names
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,10 @@ class Suite:
     min_prefill_window_s: float = 0.0
     # A torch.profiler pass per (model, length) after the timed passes: per-kernel tables.
     profile: bool = False
+    decode_modes: tuple[str, ...] = ("eager",)
+    # SDPA backends allowed, in order; () leaves torch's choice. Suites that re-run a study pin
+    # what that study's software chose on its hardware (see the suite files).
+    attention_backend: tuple[str, ...] = ()
     overrides: tuple[str, ...] = ()
 
     def lengths_for(self, preset: ModelPreset) -> tuple[int, ...]:
@@ -70,6 +98,8 @@ class Suite:
         warmup: int | None = None,
         implementation: str | None = None,
         profile: bool | None = None,
+        decode_modes: tuple[str, ...] | None = None,
+        attention_backend: tuple[str, ...] | None = None,
     ) -> Suite:
         changes: dict[str, Any] = {}
         if models:
@@ -90,6 +120,10 @@ class Suite:
             changes["implementation"] = implementation
         if profile is not None:
             changes["profile"] = profile
+        if decode_modes is not None:
+            changes["decode_modes"] = decode_modes
+        if attention_backend is not None:
+            changes["attention_backend"] = attention_backend
         if not changes:
             return self
         return replace(self, overrides=tuple(sorted(changes)), **changes)
@@ -129,6 +163,11 @@ def _parse(data: dict[str, Any], where: Path) -> Suite:
     profile = data.get("profile", False)
     if not isinstance(profile, bool):
         raise ProfileError(f"{where}: profile must be true or false")
+    try:
+        decode_modes = parse_decode_mode(str(data.get("decode_mode", "eager")))
+        attention = parse_attention_backend(str(data.get("attention_backend", "auto")))
+    except ValueError as exc:
+        raise ProfileError(f"{where}: {exc}") from None
     return Suite(
         name=require(data, "name", str, where),
         version=require(data, "version", int, where),
@@ -149,6 +188,8 @@ def _parse(data: dict[str, Any], where: Path) -> Suite:
         seed=int(data.get("seed", 0)),
         min_prefill_window_s=float(window),
         profile=profile,
+        decode_modes=decode_modes,
+        attention_backend=attention,
         **counts,
     )
 

@@ -1,5 +1,6 @@
-"""Results table, filled as points arrive: TTFT (both prefill variants), TPOT and peak memory
-per model and prompt length; failures such as OOM spelled out in the status column."""
+"""Results table, filled as points arrive: TTFT (both prefill variants), TPOT (warm, and the
+cold pass beside it) and peak memory per model and prompt length; failures such as OOM
+spelled out in the status column."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from edgeprobe.tui.widgets.panel import short_bytes, short_seconds
 from edgeprobe.units import format_tokens
 
 COLUMNS = (("model", "model"), ("tokens", "len"), ("ttft_all", "TTFT all"),
-           ("ttft_last", "TTFT last"), ("tpot", "TPOT"), ("peak", "peak mem"),
-           ("status", "status"))
+           ("ttft_last", "TTFT last"), ("tpot", "TPOT"), ("tpot_cold", "cold"),
+           ("peak", "peak mem"), ("status", "status"))
 _SHORT_VARIANT = {"published": "all", "lean": "last"}
 _VARIANT_ORDER = {"published": 0, "lean": 1}  # as the TTFT columns
 
@@ -34,8 +35,8 @@ def row_cells(row: SummaryRow) -> list[Any]:
     peak = row.peak_lean_bytes if row.peak_lean_bytes is not None else row.peak_published_bytes
     model = row.model if row.implementation == "hf" else f"{row.model}/{row.implementation}"
     return [model, format_tokens(row.length_tokens), short_seconds(row.ttft_published_s),
-            short_seconds(row.ttft_lean_s), short_seconds(row.tpot_s), short_bytes(peak),
-            status_text(row)]
+            short_seconds(row.ttft_lean_s), short_seconds(row.tpot_s),
+            short_seconds(row.tpot_cold_s), short_bytes(peak), status_text(row)]
 
 
 class ResultsTable(DataTable):

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Timing fidelity on a CUDA machine: edgeprobe beside a plain loop in one process, eager vs
+# CUDA-graph decode, and the paper-desktop slice re-run, each step in its own time limit.
+# Results go to $OUT (default ./out); a table of what ran is printed last.
+#
+#   bash benchmarks/gpu_fidelity.sh sanity gate fidelity  # steps: sanity fidelity graph slice
+#                                                        # anchor; gate stops after a failure
+#
+# Wheels for the device (mamba-ssm, causal-conv1d, platformdirs) are installed from $WHEELS
+# (default .whl) when present. Steps share BUDGET_S seconds (default 580); a step cut short
+# keeps what it wrote (fidelity writes its report after every model and length).
+set -u
+OUT=${OUT:-out}
+WHEELS=${WHEELS:-.whl}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \
+    "$WHEELS"/*.whl > "$OUT/wheels.log" 2>&1 && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+EP=(python3 -m edgeprobe)
+declare -A result
+order=()
+
+BUDGET_S=${BUDGET_S:-580}  # the whole script ends within this (a device command's limit)
+step() {  # step NAME LIMIT_S COMMAND...: run with a time limit, log to $OUT/NAME.log
+  local name=$1 limit=$2; shift 2
+  order+=("$name")
+  local left=$((BUDGET_S - SECONDS - 5))
+  if [ "$left" -lt 20 ]; then result[$name]="not run: time budget spent"; return; fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  local started=$SECONDS
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  local code=$?
+  result[$name]="exit $code in $((SECONDS - started)) s"
+  echo "== $name: ${result[$name]}"; tail -n 25 "$OUT/$name.log"
+}
+
+for what in "$@"; do
+  case $what in
+    sanity)
+      step sanity-run 240 "${EP[@]}" run --suite smoke --device cuda --impl both \
+        --models tiny-qwen2 tiny-mamba2 tiny-falcon-h1 --lengths 512 --decode-mode both \
+        --decode-tokens 16 --no-thermal-guard --out "$OUT/sanity.epb"
+      step sanity-fidelity 180 "${EP[@]}" fidelity --models tiny-qwen2 tiny-mamba2 --impl both \
+        --lengths 512 --rounds 3 --decode-rounds 2 --decode-tokens 16 --quiet
+      step sanity-pin 180 "${EP[@]}" run --suite paper-desktop --device cuda \
+        --models qwen2.5-0.5b --lengths 1K --variants lean --decode-tokens 16 --warmup 1 \
+        --repeats 2 --no-thermal-guard --out "$OUT/sanity-pin.epb"
+      python3 - "$OUT" <<'EOF'
+import sys
+from edgeprobe.bundle import read_bundle
+for name in ("sanity.epb", "sanity-pin.epb"):
+    try:
+        bundle = read_bundle(f"{sys.argv[1]}/{name}")
+    except Exception as exc:
+        print(name, "unreadable:", exc); continue
+    for p in bundle.points:
+        pre, dec, gr = p.get("prefill") or {}, p.get("decode") or {}, p.get("decode_graph") or {}
+        print(name, p["model"], p["implementation"], p["length_tokens"], p["variant"], p["status"],
+              "attn", pre.get("attention_backend"), dec.get("attention_backend"),
+              "busy", pre.get("busy_share"), "lb", pre.get("launch_bound"),
+              "warm", dec.get("tpot_s"), "cold", dec.get("tpot_cold_s"),
+              "graph", gr.get("status"), gr.get("tpot_s"), (gr.get("error") or "")[:120])
+EOF
+      ;;
+    fidelity)
+      step fidelity 560 "${EP[@]}" fidelity --models qwen2.5-0.5b mamba2-780m --impl both \
+        --lengths 1K 8K 32K --rounds 5 --decode-rounds 2 --decode-tokens 64 \
+        --out "$OUT/fidelity-h200.json" --markdown "$OUT/fidelity-h200.md"
+      ;;
+    graph)
+      step graph 420 "${EP[@]}" run --suite paper-desktop --device cuda --impl both \
+        --models qwen2.5-0.5b mamba2-780m --lengths 1K 32K --variants lean \
+        --decode-mode both --decode-tokens 128 --attention-backend auto --warmup 1 --repeats 3 \
+        --no-thermal-guard --out "$OUT/h200-graph-vs-eager.epb"
+      ;;
+    slice)
+      step slice 540 "${EP[@]}" run --suite paper-desktop --device cuda --impl both \
+        --models qwen2.5-0.5b mamba-790m mamba2-780m falcon-h1-0.5b --lengths 1K 8K 32K \
+        --decode-tokens 64 --warmup 1 --repeats 3 --no-thermal-guard \
+        --out "$OUT/h200-paper-slice.epb"
+      ;;
+    anchor)  # a plain loop beside edgeprobe in the same call as the slice
+      step anchor 240 "${EP[@]}" fidelity --models qwen2.5-0.5b mamba2-780m --impl study \
+        --lengths 1K 32K --rounds 3 --decode-rounds 1 --decode-tokens 32 \
+        --attention-backend flash,efficient,math \
+        --out "$OUT/fidelity-anchor.json" --markdown "$OUT/fidelity-anchor.md"
+      ;;
+    gate)  # stop here unless every step so far exited 0
+      for name in "${order[@]}"; do
+        case ${result[$name]} in "exit 0 "*) ;; *) echo "gate: $name ${result[$name]}"; break 2 ;; esac
+      done
+      ;;
+    *) echo "unknown step $what"; exit 2 ;;
+  esac
+done
+echo
+printf '%-18s %s\n' step result
+for name in "${order[@]}"; do printf '%-18s %s\n' "$name" "${result[$name]}"; done
