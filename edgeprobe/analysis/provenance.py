@@ -30,6 +30,8 @@ class BundleInfo:
     kernel_paths: dict[str, str] = field(default_factory=dict)  # model/impl -> summary
     complete: bool = True
     damage: str | None = None
+    damaged: bool = False  # not as written (see Bundle.damaged); records before it were used
+    verified: bool = True  # False: written before bundles carried checksums
     points: int = 0
     created_unix_s: float | None = None
 
@@ -68,6 +70,7 @@ def bundle_info(label: str, bundle: Bundle) -> BundleInfo:
         software={k: (str(software[k]) if software.get(k) is not None else None)
                   for k in COMPARED_SOFTWARE},
         kernel_paths=_kernel_paths(bundle), complete=bundle.complete, damage=bundle.damage,
+        damaged=bundle.damaged, verified=bundle.verified,
         points=len(bundle.points), created_unix_s=header.get("created_unix_s"))
 
 
