@@ -9,7 +9,6 @@ stops at the first record that fails any of these: what came before is returned,
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,6 +18,7 @@ import msgpack
 from edgeprobe.bundle import integrity, schema, shapes
 from edgeprobe.bundle.clean import Unreadable, clean, safe_text
 from edgeprobe.errors import EdgeprobeError
+from edgeprobe.files import open_regular
 
 
 class BundleError(EdgeprobeError):
@@ -84,28 +84,6 @@ def _check_header(record: Any, name: str) -> dict[str, Any]:
     return record
 
 
-def open_regular(path: Path, what: str = "a bundle") -> BinaryIO:
-    """Open a regular file for reading; a FIFO, device, socket or folder is refused at once
-    (opening never blocks)."""
-    name = safe_text(str(path))
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise BundleError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise BundleError(f"{name}: is a directory, not {what}") from None
-    except OSError as exc:
-        raise BundleError(f"{name}: cannot open ({exc.strerror or 'error'})") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-        raise BundleError(f"{name}: is {kind}, not {what}")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
-
-
 def _decode(raw: bytes) -> Any:
     return msgpack.unpackb(raw, raw=False, strict_map_key=False, max_ext_len=0)
 
@@ -142,7 +120,7 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     every record before the damage, ``truncated=True`` and ``damage`` saying where and why.
     """
     path = Path(path)
-    with open_regular(path) as handle:
+    with open_regular(path, "a bundle", BundleError) as handle:
         scanner = _Scanner(handle)
         bundle, check = _read_header(path, scanner)
         _Records(bundle, scanner, check).read()
