@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -99,3 +100,26 @@ def test_a_run_where_no_point_could_run_exits_non_zero(cli, tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith(
         "edgeprobe: no point could run (1 skipped); first: model not loaded")
     assert out.exists()  # the bundle stays: it says why
+
+
+def test_a_full_disk_gives_one_line_and_a_readable_bundle(tmp_path):
+    """RLIMIT_FSIZE stands in for a full disk: the run stops with one line, and the bundle
+    reads back up to its last complete record."""
+    import resource
+
+    from edgeprobe.bundle import read_bundle
+
+    out = tmp_path / "full.epb"
+    limit = 8000  # past the header, short of the run's records
+    result = subprocess.run(
+        [sys.executable, "-m", "edgeprobe", "run", "--local", "--models", "tiny-qwen2",
+         "--lengths", "64", "96", "128", "160", "192", "224", "--device", "cpu", "--quiet",
+         "--no-telemetry", "--out", str(out)],
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+        capture_output=True, text=True, cwd=REPO, timeout=300)
+    line = _refused(result, code=1)
+    assert line.startswith(f"edgeprobe: cannot write {out} (File too large): it keeps its ")
+    bundle = read_bundle(out)
+    assert bundle.truncated and not bundle.damaged and bundle.footer is None
+    assert out.stat().st_size <= limit
+    assert "Traceback" not in result.stdout and "BundleWriteError" not in result.stdout
