@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from edgeprobe import __version__
 from edgeprobe.agent.jobs import JobQueue
-from edgeprobe.agent.paths import bundle_dir
+from edgeprobe.agent.paths import bundle_dir, check_socket_folder
 from edgeprobe.agent.protocol import FrameError, encode, read_frame
 from edgeprobe.errors import EdgeprobeError
 
@@ -73,6 +73,7 @@ class AgentServer:
 
     # -- life cycle -------------------------------------------------------------------------
     def _claim_socket(self) -> None:
+        check_socket_folder(self.path, create=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists() or self.path.is_symlink():
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from edgeprobe.agent.paths import socket_path
+from edgeprobe.agent.paths import check_socket_folder, socket_path
 from edgeprobe.agent.server import AgentServer
 
 
@@ -31,6 +31,7 @@ async def _serve(server: AgentServer) -> None:
 
 def main(args: argparse.Namespace) -> int:
     path = Path(args.socket) if args.socket else socket_path()
+    check_socket_folder(path, create=True)
     feed = None
     if not args.no_telemetry:
         from edgeprobe.agent.feed import make_feed
