@@ -140,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="telemetry sampling rate (default 10 Hz)")
     agent.add_argument("--publish-rate", type=argtypes.rate_hz, default=2.0, metavar="HZ",
                        help="how often clients get a telemetry frame (default 2 Hz)")
+    agent.add_argument("--max-clients", type=argtypes.integer(1, 10_000), default=64,
+                       metavar="N", help="clients served at once (default 64)")
+    agent.add_argument("--frame-timeout", type=argtypes.seconds, default=10.0, metavar="SECONDS",
+                       help="time a client has to finish a request it started (default 10)")
     agent.add_argument("--no-telemetry", action="store_true", help=argparse.SUPPRESS)
     jobs = sub.add_parser("jobs", help="the agent's jobs; cancel one")
     jobs.add_argument("--cancel", type=argtypes.job_id, metavar="ID")
