@@ -51,7 +51,7 @@ def integer(low: int, high: int) -> Callable[[str], int]:
 # Shared ranges (units in the names, as everywhere).
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
 MAX_RATE_HZ = 100.0
-MAX_POWER_W = 10_000.0
+MAX_POWER_W = 100_000.0
 seconds = number(0, MAX_TIMEOUT_S, unit="seconds")
 rate_hz = number(0, MAX_RATE_HZ, unit="Hz")
 watts = number(0, MAX_POWER_W, unit="W")
