@@ -151,7 +151,7 @@ def test_running_out_of_file_descriptors_logs_one_line_and_recovers(tmp_path):
         resource.RLIMIT_NOFILE, (limit, limit)))
     try:
         held = []
-        for _ in range(2 * limit):  # past the agent's descriptors
+        for _ in range(limit + 32):  # past the agent's descriptors, within its backlog
             held.append(_raw(path))
         time.sleep(2.5)  # the agent retries accepting once a second
         for sock in held:
@@ -165,6 +165,13 @@ def test_running_out_of_file_descriptors_logs_one_line_and_recovers(tmp_path):
             except EdgeprobeError:
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
+        # Out of descriptors again, and stopped meanwhile: the accept retries still pending
+        # then find the socket closed, quietly.
+        held = [_raw(path) for _ in range(limit)]
+        time.sleep(0.5)
+        stop_agent(process)
+        for sock in held:
+            sock.close()
     finally:
         stop_agent(process)
     stderr = process.stderr.read()
