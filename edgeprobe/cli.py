@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from edgeprobe import __version__
+from edgeprobe import __version__, argtypes
 from edgeprobe.errors import EdgeprobeError
 
 
@@ -47,13 +47,13 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--attention-backend", metavar="auto|flash|efficient|cudnn|math",
                      help="pin torch's attention kernel; several, comma-separated, are tried "
                           "in order (default: the suite's pin, else auto = torch's choice)")
-    run.add_argument("--decode-tokens", type=int, metavar="N")
-    run.add_argument("--repeats", type=int, metavar="N")
-    run.add_argument("--warmup", type=int, metavar="N")
+    run.add_argument("--decode-tokens", type=argtypes.count, metavar="N")
+    run.add_argument("--repeats", type=argtypes.repeats, metavar="N")
+    run.add_argument("--warmup", type=argtypes.count, metavar="N")
     run.add_argument("--weights", action="append", metavar="[MODEL=]DIR",
                      help="load a local checkpoint instead of random weights")
-    run.add_argument("--point-timeout", type=float, default=3600.0, metavar="SECONDS")
-    run.add_argument("--threads", type=int, help="CPU threads for torch")
+    run.add_argument("--point-timeout", type=argtypes.seconds, default=3600.0, metavar="SECONDS")
+    run.add_argument("--threads", type=argtypes.threads, help="CPU threads for torch")
     run.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                      help="after each model's timed passes, profile one prefill per length with "
                           "torch.profiler: per-kernel table and category shares "
@@ -70,7 +70,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                        help="sweep the suite across these Jetson power modes in one bundle")
     power.add_argument("--jetson-clocks", action="store_true",
                        help="pin clocks at their maximum with jetson_clocks (restored after)")
-    power.add_argument("--power-limit", type=float, metavar="WATTS",
+    power.add_argument("--power-limit", type=argtypes.watts, metavar="WATTS",
                        help="NVIDIA GPU power limit through NVML (needs root; restored after)")
     power.add_argument("--allow-reboot", action="store_true",
                        help="allow a power-mode switch that needs a reboot")
@@ -80,7 +80,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                        help="measure a thermally throttled point again after cooling down")
     power.add_argument("--no-thermal-guard", action="store_true",
                        help="do not wait for the device to cool before each point")
-    power.add_argument("--telemetry-rate", type=float, default=10.0, metavar="HZ",
+    power.add_argument("--telemetry-rate", type=argtypes.rate_hz, default=10.0, metavar="HZ",
                        help="telemetry sampling rate during the run (default 10, up to 100)")
     power.add_argument("--no-telemetry", action="store_true", help="no power/thermal sampling")
     run.add_argument("--local", action="store_true",
@@ -136,18 +136,18 @@ def _add_fidelity(sub: argparse._SubParsersAction) -> None:
     fidelity.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     fidelity.add_argument("--dtype", choices=("float16", "bfloat16", "float32"),
                           help="default: float16 on a GPU, float32 on the CPU")
-    fidelity.add_argument("--rounds", type=int, default=5, metavar="N",
+    fidelity.add_argument("--rounds", type=argtypes.integer(1, 1000), default=5, metavar="N",
                           help="prefill rounds per length (default 5)")
-    fidelity.add_argument("--decode-rounds", type=int, default=3, metavar="N",
+    fidelity.add_argument("--decode-rounds", type=argtypes.integer(1, 1000), default=3, metavar="N",
                           help="decode rounds per length (default 3)")
-    fidelity.add_argument("--decode-tokens", type=int, default=64, metavar="N",
+    fidelity.add_argument("--decode-tokens", type=argtypes.count, default=64, metavar="N",
                           help="timed tokens per decode pass (default 64; 0: no decode)")
-    fidelity.add_argument("--warmup", type=int, default=2, metavar="N",
+    fidelity.add_argument("--warmup", type=argtypes.count, default=2, metavar="N",
                           help="least warm-up passes of each prefill (default 2)")
     fidelity.add_argument("--attention-backend", default="auto",
                           metavar="auto|flash|efficient|cudnn|math",
                           help="pin torch's attention kernel (default auto)")
-    fidelity.add_argument("--threads", type=int, help="CPU threads for torch")
+    fidelity.add_argument("--threads", type=argtypes.threads, help="CPU threads for torch")
     fidelity.add_argument("--json", action="store_true", help="the whole report as JSON")
     fidelity.add_argument("--out", metavar="FILE.json", help="also write the JSON report here")
     fidelity.add_argument("--markdown", metavar="FILE.md",
@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fidelity(sub)
     show.add_argument("--kernels", action="store_true",
                       help="per-kernel latency: category shares and the top kernels per point")
-    show.add_argument("--top", type=int, default=10, metavar="N",
+    show.add_argument("--top", type=argtypes.integer(1, 1_000_000), default=10, metavar="N",
                       help="kernels listed per profiled point with --kernels (default 10)")
     models = sub.add_parser("models", help="list model presets")
     models.add_argument("--json", action="store_true")
@@ -181,20 +181,24 @@ def build_parser() -> argparse.ArgumentParser:
     agent = sub.add_parser("agent", help="serve telemetry and run jobs on a Unix socket")
     agent.add_argument("--socket", metavar="PATH", help="socket path (default: see README)")
     agent.add_argument("--group", help="give the socket to this group (mode 0660)")
-    agent.add_argument("--rate", type=float, default=10.0, metavar="HZ",
+    agent.add_argument("--rate", type=argtypes.rate_hz, default=10.0, metavar="HZ",
                        help="telemetry sampling rate (default 10 Hz)")
-    agent.add_argument("--publish-rate", type=float, default=2.0, metavar="HZ",
+    agent.add_argument("--publish-rate", type=argtypes.rate_hz, default=2.0, metavar="HZ",
                        help="how often clients get a telemetry frame (default 2 Hz)")
+    agent.add_argument("--max-clients", type=argtypes.integer(1, 10_000), default=64,
+                       metavar="N", help="clients served at once (default 64)")
+    agent.add_argument("--frame-timeout", type=argtypes.seconds, default=10.0, metavar="SECONDS",
+                       help="time a client has to finish a request it started (default 10)")
     agent.add_argument("--no-telemetry", action="store_true", help=argparse.SUPPRESS)
     jobs = sub.add_parser("jobs", help="the agent's jobs; cancel one")
-    jobs.add_argument("--cancel", type=int, metavar="ID")
+    jobs.add_argument("--cancel", type=argtypes.job_id, metavar="ID")
     jobs.add_argument("--json", action="store_true")
     tui = sub.add_parser("tui", help="live view of the device and the running suite "
                          "(keyboard only; works over SSH)")
     tui.add_argument("--socket", metavar="PATH", help="agent socket (default: see README)")
     tui.add_argument("--local", action="store_true",
                      help="sample this machine in the TUI even when an agent is running")
-    tui.add_argument("--rate", type=float, default=10.0, metavar="HZ",
+    tui.add_argument("--rate", type=argtypes.rate_hz, default=10.0, metavar="HZ",
                      help="sampling rate without an agent (default 10 Hz)")
     info = sub.add_parser("info", help="this machine, its GPU and power state, and which "
                           "sensors work (and how to fix those that do not)")
@@ -204,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="the checks as JSON")
     doctor.add_argument("--quick", action="store_true",
                         help="do not run the tiny models (kernels: import check only)")
-    doctor.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+    doctor.add_argument("--timeout", type=argtypes.seconds, default=600.0, metavar="SECONDS",
                         help="limit for loading each tiny model (default 600)")
     return parser
 

@@ -28,7 +28,10 @@ _SIZE_UNITS: dict[str, int] = {
     "tib": 1024**4,
 }
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_SIZE_RE = re.compile(r"^\s*(\d{1,20}(?:\.\d{1,20})?)\s*([a-zA-Z]*)\s*$")
+# Larger sizes and lengths than any device or model has: beyond them a value is a typo.
+MAX_BYTES = 1024**5  # 1 PiB
+MAX_TOKENS = 1 << 30
 
 
 def parse_bytes(text: str) -> int:
@@ -38,20 +41,24 @@ def parse_bytes(text: str) -> int:
     if not match or unit not in _SIZE_UNITS:
         raise UsageError(f"cannot read size {text!r}: use a number and a unit such as 24GiB or 8GB")
     value = float(match.group(1)) * _SIZE_UNITS[unit]
-    if value <= 0:
-        raise UsageError(f"size {text!r} must be positive")
+    if value < 1:
+        raise UsageError(f"size {text!r} must be at least 1 byte")
+    if value > MAX_BYTES:
+        raise UsageError(f"size {text!r} is larger than 1 PiB")
     return int(value)
 
 
 def parse_tokens(text: str) -> int:
     """``"32K"`` -> 32768 (K = 1024 tokens, as the study counts), ``"220000"`` -> 220000."""
-    match = re.match(r"^\s*(\d+)\s*([kKmM]?)\s*$", text)
+    match = re.match(r"^\s*(\d{1,20})\s*([kKmM]?)\s*$", text)
     if not match:
         raise UsageError(f"cannot read length {text!r}: use tokens such as 4096 or 32K")
     factor = {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2).lower()]
     value = int(match.group(1)) * factor
     if value <= 0:
         raise UsageError(f"length {text!r} must be positive")
+    if value > MAX_TOKENS:
+        raise UsageError(f"length {text!r} is more than {MAX_TOKENS} tokens")
     return value
 
 

@@ -62,7 +62,7 @@ def test_every_truncation_reads_back_its_complete_records(tmp_path):
 def test_exception_inside_writer_closes_with_failed_status(tmp_path):
     path = tmp_path / "f.epb"
     with pytest.raises(RuntimeError), BundleWriter(path, {}) as writer:
-        writer.append(schema.POINT, {"seq": 1})
+        writer.append(schema.POINT, {"seq": 1, "model": "m", "length_tokens": 64})
         raise RuntimeError("boom")
     bundle = read_bundle(path)
     assert bundle.footer["status"] == "failed"
@@ -126,3 +126,170 @@ def test_bundle_side_never_imports_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _spans(data):
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(data)
+    spans, start = [], 0
+    for _ in unpacker:
+        spans.append((start, unpacker.tell()))
+        start = unpacker.tell()
+    return spans
+
+
+def test_a_changed_figure_is_damage_with_its_record_index(tmp_path):
+    """A byte flip that still decodes (a throughput of 378 read as 7.4e204 in a bundle without
+    checksums) is caught by the record's checksum: the records before it are kept, the
+    changed one and everything after are not shown."""
+    path = _write(tmp_path / "a.epb", points=3)
+    data = bytearray(path.read_bytes())
+    start, end = _spans(bytes(data))[2]  # the second point
+    at = data.index(msgpack.packb(0.02), start, end) + 1  # inside the float64 of ttft_s
+    data[at] ^= 0x40
+    path.write_bytes(bytes(data))
+    assert msgpack.unpackb(bytes(data[start:end]), raw=False)["prefill"]["ttft_s"] != 0.02
+    bundle = read_bundle(path)
+    assert bundle.verified and bundle.damaged and bundle.truncated
+    assert [p["prefill"]["ttft_s"] for p in bundle.points] == [0.01]
+    assert bundle.damage.startswith(f"record 2 at byte {start} is damaged (checksum mismatch)")
+
+
+def test_a_removed_or_repeated_record_breaks_the_chain(tmp_path):
+    path = _write(tmp_path / "a.epb", points=3)
+    data = path.read_bytes()
+    spans = _spans(data)
+    (s1, e1), (s2, e2) = spans[1], spans[2]
+    for changed, index in ((data[:s1] + data[e1:], 1),  # first point removed
+                           (data[:e2] + data[s2:], 3),  # second point twice
+                           (data[:s1] + data[s2:e2] + data[s1:e1] + data[e2:], 1)):  # swapped
+        path.write_bytes(changed)
+        bundle = read_bundle(path)
+        assert bundle.damaged and f"record {index} " in bundle.damage, bundle.damage
+
+
+def test_a_damaged_header_is_refused(tmp_path):
+    path = _write(tmp_path / "a.epb")
+    data = bytearray(path.read_bytes())
+    data[data.index(b"kind")] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="header is damaged"):
+        read_bundle(path)
+
+
+def test_checksums_verify_without_edgeprobe(tmp_path):
+    """The check as docs/bundle-format.md specifies it, with msgpack and zlib alone."""
+    import io
+    import zlib
+
+    path = _write(tmp_path / "a.epb")
+    data = path.read_bytes()
+    unpacker = msgpack.Unpacker(io.BytesIO(data), raw=False)
+    previous, start, types = 0, 0, []
+    for record in unpacker:
+        raw = data[start:unpacker.tell()]
+        start = unpacker.tell()
+        assert raw[-11:-4] == b"\xa5crc32\xce"
+        assert int.from_bytes(raw[-4:], "big") == record["crc32"]
+        assert zlib.crc32(raw[:-11], previous) == record["crc32"]
+        previous = record["crc32"]
+        types.append(record["type"])
+    assert types == ["header", "point", "point", "point", "event", "footer"]
+
+
+def test_bundles_without_checksums_read_unverified():
+    from tests.bundle_factory import FIXTURES
+
+    path = FIXTURES / "cpu-mini.epb"
+    bundle = read_bundle(path)
+    assert not bundle.verified and not bundle.damaged and bundle.complete
+    with open(path, "rb") as handle:
+        written = [r for r in msgpack.Unpacker(handle, raw=False) if r["type"] == "point"]
+    assert bundle.points == written
+
+
+def test_strings_are_made_safe_for_a_terminal(tmp_path):
+    path = tmp_path / "a.epb"
+    with BundleWriter(path, {"suite": {"name": "t\x1b[2J"}}) as writer:
+        writer.append(schema.POINT, {"model": "m\x1b]0;owned\x07\u202e", "length_tokens": 1,
+                                     "error": "line one\nline two", "µ": "µs"})
+    bundle = read_bundle(path)
+    assert bundle.header["suite"]["name"] == "t\\x1b[2J"
+    assert bundle.points[0]["model"] == "m\\x1b]0;owned\\x07\\u202e"
+    assert bundle.points[0]["error"] == "line one\\nline two"
+    assert bundle.points[0]["µ"] == "µs"
+
+
+@pytest.mark.parametrize(("record", "why"), [
+    ({"model": "m"}, "point record lacks length_tokens"),
+    ({"model": "m", "length_tokens": "long"}, "length_tokens: expected int, got str"),
+    ({"model": "m", "length_tokens": 1, "prefill": {"ttft_s": [1]}},
+     "prefill.ttft_s: expected float | none, got array"),
+    ({"model": "m", "length_tokens": 1, "unknown": {"a": {"a": [b"\x00"]}}},
+     None),
+])
+def test_records_of_the_wrong_shape_are_damage(tmp_path, record, why):
+    path = tmp_path / "a.epb"
+    with BundleWriter(path, {}) as writer:
+        writer.append(schema.POINT, {"model": "ok", "length_tokens": 1})
+        writer.append(schema.POINT, record)
+    bundle = read_bundle(path)
+    if why is None:
+        assert not bundle.damaged and len(bundle.points) == 2
+        return
+    assert bundle.damaged and len(bundle.points) == 1
+    assert why in bundle.damage, bundle.damage
+
+
+def test_nesting_deeper_than_the_limit_is_damage(tmp_path):
+    deep: dict = {}
+    for _ in range(40):
+        deep = {"d": deep}
+    path = tmp_path / "a.epb"
+    with BundleWriter(path, {}) as writer:
+        writer.append(schema.POINT, {"model": "m", "length_tokens": 1, "extra": deep})
+    bundle = read_bundle(path)
+    assert bundle.damaged and "nested deeper than 32 levels" in bundle.damage
+
+
+def test_a_fifo_or_device_is_refused_without_waiting(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.epb"
+    os.mkfifo(fifo)
+    with pytest.raises(BundleError, match="not a regular file"):
+        read_bundle(fifo)
+    with pytest.raises(BundleError, match="not a regular file"):
+        read_bundle("/dev/zero")
+
+
+def test_a_full_disk_leaves_every_complete_record_readable(tmp_path):
+    """Writes past RLIMIT_FSIZE fail like a full disk: one error, the partial record undone,
+    nothing written after it (the footer neither), every complete record readable."""
+    import subprocess
+    import sys
+
+    script = (
+        "import resource, sys\n"
+        "from edgeprobe.bundle import BundleWriter, schema\n"
+        "from edgeprobe.bundle.writer import BundleWriteError\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))\n"
+        "writer = BundleWriter(sys.argv[1], {})\n"
+        "try:\n"
+        "    for i in range(1000):\n"
+        "        writer.append(schema.POINT, {'model': 'm', 'length_tokens': i + 1,\n"
+        "                                     'pad': 'x' * 500})\n"
+        "except BundleWriteError as exc:\n"
+        "    print(exc)\n"
+        "writer.event('after', 'not written')\n"
+        "writer.close()\n")
+    path = tmp_path / "full.epb"
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.startswith(f"cannot write {path} (File too large): it keeps its ")
+    kept = int(result.stdout.split("keeps its ")[1].split()[0])
+    assert path.stat().st_size <= 20000
+    bundle = read_bundle(path)
+    assert bundle.truncated and not bundle.damaged and bundle.footer is None
+    assert [p["length_tokens"] for p in bundle.points] == list(range(1, kept))
+    assert bundle.damage == "ends without a footer (the run did not finish)"

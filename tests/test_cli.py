@@ -38,7 +38,7 @@ def test_suites_lists_smoke_and_paper(cli):
     (["run", "--lengths", "lots"], "cannot read length"),
     (["run", "--memory-budget", "24 parsecs"], "cannot read size"),
     (["run", "--device", "tpu"], "--device 'tpu'"),
-    (["run", "--repeats", "0"], "--repeats must be at least 1"),
+    (["run", "--repeats", "0"], "argument --repeats: '0': use a whole number from 1"),
     (["run", "--frobnicate"], "unrecognized arguments"),
     (["run", "--weights", "/nonexistent", "--models", "tiny-qwen2"], "is not a folder"),
     (["run", "--weights", "/tmp"], "exactly one model"),

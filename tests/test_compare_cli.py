@@ -150,12 +150,14 @@ def test_corrupt_foreign_and_newer_bundles(cli, tmp_path):
     newer.write_bytes(msgpack.packb({"type": "header", "format": schema.FORMAT_NAME,
                                      "schema_version": schema.SCHEMA_VERSION + 1}))
     assert "upgrade edgeprobe" in _one_line_error(cli("compare", str(newer)))
-    # Damage after the header: the valid prefix is compared, with a warning.
+    # Damage after the header: the valid prefix is compared, with a warning, and the damage
+    # is named on stderr with exit code 2.
     data = (FIXTURES / "cpu-mini.epb").read_bytes()
     damaged = tmp_path / "damaged.epb"
     damaged.write_bytes(data[: len(data) // 2] + b"\xc1\xc1\xc1")
     result = cli("compare", str(damaged), "--format", "json")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 2
+    assert "record 11 at byte" in _one_line_error(result)
     document = json.loads(result.stdout)
     assert any("damaged is incomplete" in w for w in document["warnings"])
     assert 0 < len(document["rows"]) < 9

@@ -94,7 +94,7 @@ def test_ratio_and_noise_of_known_samples():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--lengths", "256", "--rounds", "0"], "--rounds must be at least 1"),
+    (["--lengths", "256", "--rounds", "0"], "argument --rounds: '0': use a whole number"),
     (["--lengths", "256", "--attention-backend", "fast"], "attention backend 'fast'"),
     (["--lengths", "lots"], "cannot read length"),
 ])

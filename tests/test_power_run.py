@@ -142,3 +142,39 @@ def test_power_mode_sweep_in_one_bundle(tmp_path):
     bundle = read_bundle(out)
     assert [p["power_mode"] for p in bundle.points] == ["25W", "25W", "MAXN_SUPER", "MAXN_SUPER"]
     assert _mode(root) == 0
+
+
+def test_later_signals_are_acknowledged_until_the_footer_and_restore_are_done(tmp_path):
+    """SIGTERM stops the run; while it restores the power mode (a slow nvpmodel, held by
+    this test), SIGTERM, Ctrl-C and SIGHUP each get one line and change nothing: the mode
+    comes back and the footer is written."""
+    root, env = _board(tmp_path)
+    env["FAKE_NVPMODEL_HOLD"] = f"0:{tmp_path}"  # switching back to 15W waits for us
+    suite = write_suite(tmp_path, models=["tiny-mamba"], lengths=[64, 128, 256, 512, 1024],
+                        repeats=2)
+    out = tmp_path / "twice.epb"
+    run = _run(["--suite", str(suite), "--out", str(out), "--device", "cpu", "--quiet",
+                "--power-mode", "25W"], env)
+    deadline = time.monotonic() + 180
+    while _points(out) < 1:
+        assert run.poll() is None, run.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    run.send_signal(signal.SIGTERM)
+    while not (tmp_path / "switching").exists():
+        assert run.poll() is None, run.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        run.send_signal(sig)
+        time.sleep(0.2)
+    (tmp_path / "release").touch()
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    acknowledged = [line for line in stderr.splitlines() if "already stopping" in line]
+    assert [line.split()[1] for line in acknowledged] == ["SIGTERM:", "Ctrl-C:", "SIGHUP:"]
+    assert _mode(root) == 0
+    bundle = read_bundle(out)
+    assert bundle.footer["status"] == "interrupted" and not bundle.damaged
+    assert "power_mode_restored" in [e["kind"] for e in bundle.events]

@@ -101,7 +101,7 @@ def test_paper_suites_use_the_study_models_and_lengths():
     ('name = "x"\nversion = 1\nmodels = ["nope"]\nlengths = [4]\n', "unknown model 'nope'"),
     ('name = "x"\nversion = 1\nmodels = ["tiny-qwen2"]\nlengths = [4]\nrepeats = 0\n', "repeats"),
     ('name = "x"\nversion = "one"\nmodels = ["tiny-qwen2"]\nlengths = [4]\n',
-     "'version' must be int"),
+     "'version' must be an integer"),
     ("name = [unclosed\n", "not valid TOML"),
     ('name = "x"\nversion = 1\nmodels = ["tiny-qwen2"]\nlengths = [4]\n'
      'attention_backend = "fastest"\n', "attention backend 'fastest'"),

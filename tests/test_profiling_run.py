@@ -96,7 +96,8 @@ def test_bad_profiling_input(cli, tmp_path):
     assert "--trace-dir needs profiling" in _one_line_error(
         cli("run", "--trace-dir", str(tmp_path), "--no-profile"))
     assert "is not a folder" in _one_line_error(cli("run", "--trace-dir", str(afile)))
-    assert "--top must be at least 1" in _one_line_error(cli("show", str(afile), "--top", "0"))
+    assert "argument --top: '0': use a whole number from 1" in _one_line_error(
+        cli("show", str(afile), "--top", "0"))
     suite = write_suite(tmp_path, profile="yes")
     assert "profile must be true or false" in _one_line_error(cli("run", "--suite", str(suite)))
 

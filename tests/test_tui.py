@@ -315,5 +315,5 @@ def test_the_tui_reconnects_when_the_agent_comes_back(tmp_path):
 @pytest.mark.parametrize("argv", [["tui", "--rate", "0"], ["tui", "--rate", "500"]])
 def test_bad_rate_is_one_line(cli, argv):
     done = cli(*argv)
-    assert done.returncode == 2 and done.stderr.startswith("edgeprobe: --rate")
+    assert done.returncode == 2 and done.stderr.startswith("edgeprobe: argument --rate: ")
     assert "Traceback" not in done.stderr

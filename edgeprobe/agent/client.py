@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from edgeprobe.agent.paths import socket_path
+from edgeprobe.agent.paths import UnsafeSocketFolder, check_socket_folder, socket_path
 from edgeprobe.agent.protocol import FrameError, encode, read_frame, recv_frame
 from edgeprobe.errors import EdgeprobeError
 
@@ -19,10 +19,18 @@ class AgentUnavailable(EdgeprobeError):
     """No agent answers on the socket."""
 
 
+def _check_folder(path: Path) -> None:
+    try:
+        check_socket_folder(path)
+    except UnsafeSocketFolder as exc:
+        raise AgentUnavailable(str(exc)) from None
+
+
 class AgentClient:
     def __init__(self, path: Path | None = None, name: str = "cli",
                  timeout_s: float = 10.0) -> None:
         self.path = path or socket_path()
+        _check_folder(self.path)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(timeout_s)
         try:
@@ -99,6 +107,7 @@ class AsyncAgentClient:
         self.closed = asyncio.Event()
 
     async def connect(self) -> dict[str, Any]:
+        _check_folder(self.path)
         try:
             self._reader, self._writer = await asyncio.open_unix_connection(str(self.path))
         except OSError as exc:

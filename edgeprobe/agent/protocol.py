@@ -33,8 +33,8 @@ def encode(message: dict[str, Any]) -> bytes:
 def decode(body: bytes) -> dict[str, Any]:
     try:
         message = msgpack.unpackb(body, raw=False, strict_map_key=False)
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise FrameError(f"frame is not msgpack ({type(exc).__name__})") from None
+    except (ValueError, msgpack.UnpackException):
+        raise FrameError("frame is not msgpack") from None
     if not isinstance(message, dict):
         raise FrameError("frame is not a map")
     if message.get("v") != PROTOCOL_VERSION:
@@ -45,21 +45,38 @@ def decode(body: bytes) -> dict[str, Any]:
     return message
 
 
-def _check_length(length: int) -> None:
-    if length > MAX_FRAME_BYTES:
-        raise FrameError(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
+def _check_length(length: int, max_bytes: int = MAX_FRAME_BYTES) -> None:
+    if length > max_bytes:
+        raise FrameError(f"frame of {length} bytes exceeds {max_bytes}")
 
 
-async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any] | None:
-    """The next message, or None when the peer closed the connection cleanly."""
+async def read_frame(reader: asyncio.StreamReader, max_bytes: int = MAX_FRAME_BYTES,
+                     idle_timeout_s: float | None = None,
+                     frame_timeout_s: float | None = None) -> dict[str, Any] | None:
+    """The next message, or None when the peer closed the connection cleanly. FrameError
+    when no frame starts within ``idle_timeout_s``, or one that started is not complete
+    within ``frame_timeout_s`` (a client that trickles bytes holds nothing for long)."""
     try:
-        header = await reader.readexactly(_LENGTH.size)
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial:
-            raise FrameError("connection closed inside a frame header") from None
+        first = await asyncio.wait_for(reader.readexactly(1), idle_timeout_s)
+    except asyncio.IncompleteReadError:
         return None
+    except asyncio.TimeoutError:
+        raise FrameError(f"no request for {idle_timeout_s:g} s") from None
+    try:
+        return await asyncio.wait_for(_rest_of_frame(reader, first, max_bytes),
+                                      frame_timeout_s)
+    except asyncio.TimeoutError:
+        raise FrameError(f"frame not complete within {frame_timeout_s:g} s") from None
+
+
+async def _rest_of_frame(reader: asyncio.StreamReader, first: bytes,
+                         max_bytes: int) -> dict[str, Any]:
+    try:
+        header = first + await reader.readexactly(_LENGTH.size - 1)
+    except asyncio.IncompleteReadError:
+        raise FrameError("connection closed inside a frame header") from None
     (length,) = _LENGTH.unpack(header)
-    _check_length(length)
+    _check_length(length, max_bytes)
     try:
         body = await reader.readexactly(length)
     except asyncio.IncompleteReadError:

@@ -7,20 +7,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import grp
+import logging
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from edgeprobe import __version__
+from edgeprobe.agent.accept import quiet_accept_errors
 from edgeprobe.agent.jobs import JobQueue
-from edgeprobe.agent.paths import bundle_dir
+from edgeprobe.agent.limits import Limits, Outbox, SlowClient
+from edgeprobe.agent.paths import bundle_dir, check_socket_folder
 from edgeprobe.agent.protocol import FrameError, encode, read_frame
 from edgeprobe.errors import EdgeprobeError
 
 TOPICS = frozenset({"telemetry", "run"})
-CLIENT_QUEUE_FRAMES = 256
+log = logging.getLogger("edgeprobe.agent")
 
 
 class TelemetryFeed(Protocol):
@@ -33,25 +37,32 @@ class TelemetryFeed(Protocol):
 
 
 class Client:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 limits: Limits) -> None:
         self.reader = reader
         self.writer = writer
+        self.limits = limits
         self.topics: set[str] = set()
         self.name = "?"
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(CLIENT_QUEUE_FRAMES)
-        self.dropped = 0
+        self.outbox = Outbox(limits.max_pending_bytes)
 
-    def send(self, message: dict[str, Any]) -> None:
-        frame = encode(message)
-        if self.queue.full():  # a slow reader loses the oldest frames, not the agent
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-                self.dropped += 1
-        self.queue.put_nowait(frame)
+    def send_event(self, message: dict[str, Any]) -> None:
+        """An event frame: skipped when this client's outbox is full (it reads slowly)."""
+        self.outbox.offer(encode(message))
+
+    async def reply(self, message: dict[str, Any]) -> None:
+        """A reply: waits for room in the outbox, never dropped (SlowClient after
+        ``reply_timeout_s``)."""
+        try:
+            frame = encode(message)
+        except FrameError as exc:
+            frame = encode({"op": "error", "error": f"reply too large: {exc}",
+                            **({"id": message["id"]} if "id" in message else {})})
+        await self.outbox.put(frame, self.limits.reply_timeout_s)
 
     async def pump(self) -> None:
         while True:
-            frame = await self.queue.get()
+            frame = await self.outbox.get()
             if frame is None:
                 return
             self.writer.write(frame)
@@ -61,18 +72,21 @@ class Client:
 class AgentServer:
     def __init__(self, path: Path, telemetry: TelemetryFeed | None = None,
                  group: str | None = None, rate_hz: float = 2.0,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, limits: Limits | None = None) -> None:
         self.path = path
+        self.limits = limits or Limits()
         self.telemetry = telemetry
         self.group = group
         self.rate_hz = rate_hz
         self.clients: set[Client] = set()
         self.jobs = JobQueue(self.broadcast, env=env)
+        self.refused_clients = 0
         self.started_unix_s = time.time()
         self._server: asyncio.AbstractServer | None = None
 
     # -- life cycle -------------------------------------------------------------------------
     def _claim_socket(self) -> None:
+        check_socket_folder(self.path, create=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists() or self.path.is_symlink():
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -87,6 +101,7 @@ class AgentServer:
 
     async def start(self) -> None:
         self._claim_socket()
+        quiet_accept_errors(asyncio.get_running_loop())
         old_umask = os.umask(0o117)  # the socket is born 0660: no window where others can connect
         try:
             self._server = await asyncio.start_unix_server(self._serve_client, path=str(self.path))
@@ -130,7 +145,7 @@ class AgentServer:
         for client in list(self.clients):
             if topic in client.topics:
                 try:
-                    client.send({"op": "event", "topic": topic, "data": data})
+                    client.send_event({"op": "event", "topic": topic, "data": data})
                 except FrameError:
                     continue
 
@@ -146,29 +161,25 @@ class AgentServer:
     # -- one client -----------------------------------------------------------------------
     def _drop(self, client: Client) -> None:
         """Stop sending to a client: its pump writes what is queued, then ends."""
-        self.clients.discard(client)
-        if client.queue.full():
-            with contextlib.suppress(asyncio.QueueEmpty):
-                client.queue.get_nowait()
-        client.queue.put_nowait(None)
+        if client in self.clients:
+            self.clients.discard(client)
+            client.outbox.close()
 
     async def _serve_client(self, reader: asyncio.StreamReader,
                             writer: asyncio.StreamWriter) -> None:
-        client = Client(reader, writer)
+        client = Client(reader, writer, self.limits)
+        if len(self.clients) >= self.limits.max_clients:
+            await self._refuse(client)
+            return
         self.clients.add(client)
         pump = asyncio.create_task(client.pump())
         try:
-            while True:
-                message = await read_frame(reader)
-                if message is None:
-                    break
-                reply = await self._handle(client, message)
-                if "id" in message:
-                    reply["id"] = message["id"]
-                client.send(reply)
+            await self._requests(client)
         except FrameError as exc:
+            if isinstance(exc, SlowClient):
+                log.warning("closing client %s: %s", client.name, exc)
             with contextlib.suppress(FrameError):
-                client.send({"op": "error", "error": str(exc), "fatal": True})
+                client.send_event({"op": "error", "error": str(exc), "fatal": True})
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -178,6 +189,33 @@ class AgentServer:
             except (Exception, asyncio.CancelledError):
                 pump.cancel()
             writer.close()
+
+    async def _requests(self, client: Client) -> None:
+        limits = self.limits
+        while True:
+            message = await read_frame(
+                client.reader, limits.max_request_bytes,
+                idle_timeout_s=None if client.topics else limits.idle_timeout_s,
+                frame_timeout_s=limits.frame_timeout_s)
+            if message is None:
+                return
+            reply = await self._handle(client, message)
+            if "id" in message:
+                reply["id"] = message["id"]
+            await client.reply(reply)  # waits while the client is behind on its replies
+
+    async def _refuse(self, client: Client) -> None:
+        """Over the connection cap: one error frame, then closed."""
+        self.refused_clients += 1
+        if self.refused_clients == 1 or self.refused_clients % 1000 == 0:
+            log.warning("refusing clients over the cap of %d (%d so far)",
+                        self.limits.max_clients, self.refused_clients)
+        with contextlib.suppress(Exception):
+            client.writer.write(encode({"op": "error", "fatal": True,
+                                        "error": f"too many clients (at most "
+                                                 f"{self.limits.max_clients})"}))
+            await asyncio.wait_for(client.writer.drain(), 1.0)
+        client.writer.close()
 
     async def _handle(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
         op = message["op"]
@@ -225,8 +263,15 @@ class AgentServer:
 
     async def _op_start(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
         argv = message["argv"]
+        limits = self.limits
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             raise ValueError("argv must be a list of strings")
+        if len(argv) > limits.max_argv_items or \
+                sum(len(a.encode()) for a in argv) > limits.max_argv_bytes:
+            raise ValueError(f"argv longer than {limits.max_argv_items} arguments or "
+                             f"{limits.max_argv_bytes} bytes")
+        if sum(j.state == "queued" for j in self.jobs.jobs.values()) >= limits.max_queued_jobs:
+            raise ValueError(f"{limits.max_queued_jobs} jobs are already queued")
         job = self.jobs.submit(argv)
         return {"op": "started", "job": job.summary()}
 
@@ -235,17 +280,22 @@ class AgentServer:
         return {"op": "cancelled", "job": job_id, "ok": await self.jobs.cancel(job_id)}
 
     async def _op_jobs(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
-        return {"op": "jobs", "jobs": [j.summary() for j in self.jobs.jobs.values()]}
+        newest = list(self.jobs.jobs.values())[-self.limits.max_listed_jobs:]
+        return {"op": "jobs", "jobs": [j.summary() for j in newest]}
 
     async def _op_recent(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
         job = self.jobs.jobs.get(int(message["job"]))
         return {"op": "recent", "events": list(job.recent) if job else []}
 
     async def _op_bundles(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
-        folder = bundle_dir()
         found = []
-        for path in sorted(folder.glob("*.epb"), key=lambda p: p.stat().st_mtime, reverse=True):
-            stat = path.stat()
-            found.append({"path": str(path), "bytes": stat.st_size,
-                          "modified_unix_s": stat.st_mtime})
+        for path in bundle_dir().glob("*.epb"):
+            try:
+                info = path.stat()  # a dangling link, or a file removed meanwhile: skipped
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found.append({"path": str(path), "bytes": info.st_size,
+                              "modified_unix_s": info.st_mtime})
+        found.sort(key=lambda entry: entry["modified_unix_s"], reverse=True)
         return {"op": "bundles", "bundles": found[:200]}

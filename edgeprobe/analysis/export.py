@@ -14,7 +14,7 @@ from typing import Any
 
 from edgeprobe.analysis import tables
 from edgeprobe.analysis.frames import require
-from edgeprobe.analysis.timeline import telemetry_columns
+from edgeprobe.analysis.timeline import read_telemetry
 from edgeprobe.bundle import schema
 from edgeprobe.bundle.reader import Bundle
 from edgeprobe.errors import EdgeprobeError
@@ -40,16 +40,31 @@ def _rows_of_columns(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in samples]
 
 
-def export_document(label: str, bundle: Bundle) -> dict[str, Any]:
-    """Everything export writes, as one JSON-ready document."""
+def _telemetry(bundle: Bundle, notes: list[str] | None) -> dict[str, list[Any]]:
+    columns, why = read_telemetry(bundle.of_type(schema.TELEMETRY))
+    if why is not None and notes is not None:
+        notes.append(why)
+    return columns
+
+
+def export_document(label: str, bundle: Bundle,
+                    notes: list[str] | None = None) -> dict[str, Any]:
+    """Everything export writes, as one JSON-ready document. Why the telemetry stops early,
+    when it does, is appended to ``notes``."""
     header = dict(bundle.header)
-    return _json_safe({
+    found: list[str] = []
+    document = _json_safe({
         "path": str(bundle.path), "complete": bundle.complete, "truncated": bundle.truncated,
-        "damage": bundle.damage, "header": header, "footer": bundle.footer,
+        "damage": bundle.damage, "damaged": bundle.damaged, "verified": bundle.verified,
+        "header": header, "footer": bundle.footer,
         **tables.all_tables(label, bundle),
         "events": bundle.events,
-        "telemetry": telemetry_columns(bundle.of_type(schema.TELEMETRY)),
+        "telemetry": _telemetry(bundle, found),
     })
+    document["telemetry_note"] = found[0] if found else None
+    if notes is not None:
+        notes.extend(found)
+    return document
 
 
 def _cell(value: Any) -> Any:
@@ -91,9 +106,11 @@ def _target(out: str | None, bundle: Bundle, suffix: str) -> Path:
     return path if path.suffix == suffix and suffix == ".json" else Path(str(path) + suffix)
 
 
-def export_bundle(bundle: Bundle, to: str, out: str | None = None) -> list[Path]:
+def export_bundle(bundle: Bundle, to: str, out: str | None = None,
+                  notes: list[str] | None = None) -> list[Path]:
     """Write the bundle's tables; returns the files written. Tables with no rows (kernels,
-    telemetry when not recorded) are left out, except points."""
+    telemetry when not recorded) are left out, except points. Why the telemetry stops early,
+    when it does, is appended to ``notes``."""
     if to not in EXPORT_FORMATS:
         raise EdgeprobeError(f"unknown export format {to!r}: use csv, json or parquet", 2)
     label = bundle.path.stem
@@ -101,11 +118,10 @@ def export_bundle(bundle: Bundle, to: str, out: str | None = None) -> list[Path]
     try:
         if to == "json":
             path = _target(out, bundle, ".json")
-            path.write_text(json.dumps(export_document(label, bundle), indent=1) + "\n")
+            path.write_text(json.dumps(export_document(label, bundle, notes), indent=1) + "\n")
             return [path]
         named = tables.all_tables(label, bundle)
-        named["telemetry"] = _rows_of_columns(
-            telemetry_columns(bundle.of_type(schema.TELEMETRY)))
+        named["telemetry"] = _rows_of_columns(_telemetry(bundle, notes))
         for name, rows in named.items():
             if not rows and name != "points":
                 continue

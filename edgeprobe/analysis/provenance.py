@@ -36,6 +36,8 @@ class BundleInfo:
     launch_bound_points: int = 0
     complete: bool = True
     damage: str | None = None
+    damaged: bool = False  # not as written (see Bundle.damaged); records before it were used
+    verified: bool = True  # False: written before bundles carried checksums
     points: int = 0
     created_unix_s: float | None = None
 
@@ -100,6 +102,7 @@ def bundle_info(label: str, bundle: Bundle) -> BundleInfo:
         attention_seen=_attention_seen(bundle), decode_method=_decode_method(settings),
         launch_bound_points=sum(_launch_bound(p) for p in bundle.points),
         complete=bundle.complete, damage=bundle.damage,
+        damaged=bundle.damaged, verified=bundle.verified,
         points=len(bundle.points), created_unix_s=header.get("created_unix_s"))
 
 

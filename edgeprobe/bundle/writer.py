@@ -1,11 +1,14 @@
 """Streaming bundle writer: each record is appended, flushed and fsynced as it happens.
 
 A crash or ``kill -9`` therefore loses no completed record; at worst the last record is cut
-short, and the reader recovers everything before it.
+short, and the reader recovers everything before it. A write that fails (a full disk, a
+file-size limit) is undone back to the last complete record, so the file stays readable,
+and is reported as one ``BundleWriteError``; the writer then writes nothing more.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -15,32 +18,82 @@ from typing import Any
 import msgpack
 
 from edgeprobe import __version__
-from edgeprobe.bundle import schema
+from edgeprobe.bundle import integrity, schema
+from edgeprobe.errors import EdgeprobeError
+
+
+class BundleWriteError(EdgeprobeError):
+    """The bundle could not be written (disk full, file too large, I/O error)."""
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the new file's name durable: fsync the folder that holds it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # some file systems refuse fsync on folders
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class BundleWriter:
     def __init__(self, path: str | os.PathLike[str], header: dict[str, Any]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # "x": never clobber an existing bundle.
-        self._file = open(self.path, "xb")  # noqa: SIM115 - closed in close()
+        # O_EXCL: never clobber an existing bundle.
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                           | getattr(os, "O_CLOEXEC", 0), 0o644)
         self._packer = msgpack.Packer(use_bin_type=True, datetime=False)
+        self._check = 0  # the previous record's checksum (the chain's start: 0)
+        self._size = 0  # bytes of complete records
         self.records_written = 0
         self.closed = False
+        self.failed: str | None = None  # why writing stopped, after a failed write
         full_header = {
             "type": schema.HEADER,
             "format": schema.FORMAT_NAME,
             "schema_version": schema.SCHEMA_VERSION,
             "edgeprobe_version": __version__,
             "created_unix_s": time.time(),
+            integrity.INTEGRITY_KEY: integrity.INTEGRITY_SCHEME,
             **header,
         }
-        self._write(full_header)
+        try:
+            self._write(full_header)
+        except BaseException:
+            # Nothing readable was written: leave no file behind.
+            os.close(self._fd)
+            self.closed = True
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise
+        _sync_folder(self.path.parent)
 
     def _write(self, record: dict[str, Any]) -> None:
-        self._file.write(self._packer.pack(record))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        if self.failed is not None:
+            return  # already reported; the file keeps its complete records
+        data, check = integrity.seal(self._packer, record, self._check)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+            os.fsync(self._fd)
+        except BaseException as exc:
+            # Undo a partial record (a full disk, or a signal mid-write): the file must end on
+            # a complete record.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            if not isinstance(exc, OSError):
+                raise
+            self.failed = exc.strerror or "write error"
+            raise BundleWriteError(
+                f"cannot write {self.path} ({self.failed}): it keeps its "
+                f"{self.records_written} complete records") from None
+        self._check = check
+        self._size += len(data)
         self.records_written += 1
 
     def append(self, record_type: str, record: dict[str, Any]) -> None:
@@ -57,15 +110,16 @@ class BundleWriter:
     def close(self, status: str = "completed", **summary: Any) -> None:
         if self.closed:
             return
-        self._write({"type": schema.FOOTER, "status": status, "ended_unix_s": time.time(),
-                     "records": self.records_written + 1, **summary})
-        self._file.close()
-        self.closed = True
+        try:
+            self._write({"type": schema.FOOTER, "status": status, "ended_unix_s": time.time(),
+                         "records": self.records_written + 1, **summary})
+        finally:
+            self.abandon()
 
     def abandon(self) -> None:
         """Close the file without a footer (the reader then reports it as truncated)."""
         if not self.closed:
-            self._file.close()
+            os.close(self._fd)
             self.closed = True
 
     def __enter__(self) -> BundleWriter:

@@ -10,7 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
-from edgeprobe.agent.paths import socket_path
+from edgeprobe.agent.limits import Limits
+from edgeprobe.agent.paths import check_socket_folder, socket_path
 from edgeprobe.agent.server import AgentServer
 
 
@@ -31,12 +32,15 @@ async def _serve(server: AgentServer) -> None:
 
 def main(args: argparse.Namespace) -> int:
     path = Path(args.socket) if args.socket else socket_path()
+    check_socket_folder(path, create=True)
     feed = None
     if not args.no_telemetry:
         from edgeprobe.agent.feed import make_feed
 
         feed = make_feed(args.rate)
-    server = AgentServer(path, telemetry=feed, group=args.group, rate_hz=args.publish_rate)
+    limits = Limits(max_clients=args.max_clients, frame_timeout_s=args.frame_timeout)
+    server = AgentServer(path, telemetry=feed, group=args.group, rate_hz=args.publish_rate,
+                         limits=limits)
     print(f"edgeprobe agent on {path} (pid {os.getpid()})", file=sys.stderr,
           flush=True)
     asyncio.run(_serve(server))

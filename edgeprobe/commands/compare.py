@@ -11,6 +11,7 @@ from rich.console import Console
 from edgeprobe.analysis.compare import Comparison, compare_files
 from edgeprobe.analysis.formats import print_terminal, to_csv, to_json, to_markdown
 from edgeprobe.analysis.frames import INSTALL_HINT
+from edgeprobe.commands.integrity import report
 from edgeprobe.errors import EdgeprobeError
 
 
@@ -51,4 +52,7 @@ def main(args: argparse.Namespace) -> int:
     if args.plot:
         sys.stdout.flush()
         _plot(comparison, args.plot, to_stdout=args.format == "term")
-    return 0
+    sys.stdout.flush()
+    codes = [report(info.path, damaged=info.damaged, damage=info.damage,
+                    verified=info.verified) for info in comparison.bundles]
+    return max(codes, default=0)

@@ -9,6 +9,8 @@ import sys
 from edgeprobe.analysis.export import csv_text, export_bundle, export_document
 from edgeprobe.analysis.tables import point_columns, point_rows
 from edgeprobe.bundle import read_bundle
+from edgeprobe.bundle.clean import safe_text
+from edgeprobe.commands.integrity import report
 from edgeprobe.errors import UsageError
 
 
@@ -16,17 +18,23 @@ def main(args: argparse.Namespace) -> int:
     if args.out == "-" and args.to == "parquet":
         raise UsageError("--out - (standard output) works with --to csv or json only")
     bundle = read_bundle(args.bundle)
-    if bundle.truncated or bundle.damage:
-        sys.stderr.write(f"edgeprobe: warning: {bundle.path}: "
-                         f"{bundle.damage or 'truncated'}; exporting the "
-                         f"{len(bundle.points)} points read\n")
+    name = safe_text(str(bundle.path))
+    if bundle.truncated and not bundle.damaged:
+        sys.stderr.write(f"edgeprobe: warning: {name}: {bundle.damage or 'truncated'}; "
+                         f"exporting the {len(bundle.points)} points read\n")
+    notes: list[str] = []
     if args.out == "-":
         if args.to == "json":
-            sys.stdout.write(json.dumps(export_document(bundle.path.stem, bundle), indent=1)
-                             + "\n")
+            sys.stdout.write(json.dumps(export_document(bundle.path.stem, bundle, notes),
+                                        indent=1) + "\n")
         else:
             sys.stdout.write(csv_text(point_rows(bundle.path.stem, bundle), point_columns()))
-        return 0
-    for path in export_bundle(bundle, args.to, args.out):
-        print(path)
-    return 0
+    else:
+        for path in export_bundle(bundle, args.to, args.out, notes):
+            print(safe_text(str(path)))
+    sys.stdout.flush()
+    for note in notes:
+        sys.stderr.write(f"edgeprobe: warning: {name}: {note}; the samples before it are "
+                         f"exported\n")
+    return report(bundle.path, damaged=bundle.damaged, damage=bundle.damage,
+                  verified=bundle.verified)

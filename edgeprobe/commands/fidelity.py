@@ -14,9 +14,6 @@ from edgeprobe.units import parse_tokens
 
 
 def request_from_args(args: argparse.Namespace) -> FidelityRequest:
-    for flag, low in (("rounds", 1), ("decode_rounds", 1), ("decode_tokens", 0), ("warmup", 0)):
-        if getattr(args, flag) < low:
-            raise UsageError(f"--{flag.replace('_', '-')} must be at least {low}")
     try:
         attention = parse_attention_backend(args.attention_backend)
     except ValueError as exc:

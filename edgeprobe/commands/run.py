@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,14 @@ def _weights(values: list[str] | None, models: tuple[str, ...]) -> dict[str, Pat
     return result
 
 
+def _flag(flag: str, parse: Callable[[str], int], text: str) -> int:
+    """``parse(text)``, its error naming the flag."""
+    try:
+        return parse(text)
+    except UsageError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
 def _trace_dir(value: str | None, profile: bool | None) -> Path | None:
     if value is None:
         return None
@@ -75,16 +86,11 @@ def _trace_dir(value: str | None, profile: bool | None) -> Path | None:
 
 def settings_from_args(args: argparse.Namespace) -> RunSettings:
     suite = load_suite(args.suite)
-    for flag in ("decode_tokens", "repeats", "warmup"):
-        value = getattr(args, flag)
-        if value is not None and value < (1 if flag == "repeats" else 0):
-            raise UsageError(f"--{flag.replace('_', '-')} must be "
-                             f"{'at least 1' if flag == 'repeats' else 'zero or more'}")
     trace_dir = _trace_dir(args.trace_dir, args.profile)
     decode_modes, attention = decode_and_attention(args)
     suite = suite.with_overrides(
         models=_split(args.models) or None,
-        lengths=[parse_tokens(v) for v in _split(args.lengths)] or None,
+        lengths=[_flag("--lengths", parse_tokens, v) for v in _split(args.lengths)] or None,
         variants=args.variants, decode_tokens=args.decode_tokens, repeats=args.repeats,
         warmup=args.warmup, implementation=args.impl,
         profile=True if trace_dir else args.profile, decode_modes=decode_modes,
@@ -96,8 +102,13 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         raise UsageError("--decode-mode graph needs a CUDA GPU (CUDA graphs): use "
                          "--decode-mode eager on the CPU")
     out = Path(args.out).expanduser() if args.out else default_bundle_path(suite.name)
-    if out.exists():
+    if out.exists() or out.is_symlink():
         raise UsageError(f"{out} already exists; choose another --out")
+    _check_writable(out)
+    budget = _flag("--memory-budget", parse_bytes, args.memory_budget) \
+        if args.memory_budget else None
+    if budget is not None and budget < MIN_MEMORY_BUDGET_BYTES:
+        raise UsageError(f"--memory-budget {args.memory_budget}: use at least 16MiB")
     if args.point_timeout <= 0:
         raise UsageError("--point-timeout must be positive")
     power, profile, modes = _power_settings(args)
@@ -108,10 +119,11 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         retry_throttled=args.retry_throttled, thermal_guard=not args.no_thermal_guard,
         telemetry_rate_hz=None if args.no_telemetry else args.telemetry_rate,
         suite=suite, out_path=out, device=device, dtype=args.dtype,
-        memory_budget_bytes=parse_bytes(args.memory_budget) if args.memory_budget else None,
+        memory_budget_bytes=budget,
         find_max_context=args.find_max_context,
-        search_resolution_tokens=parse_tokens(args.search_resolution),
-        search_limit_tokens=parse_tokens(args.search_limit),
+        search_resolution_tokens=_flag("--search-resolution", parse_tokens,
+                                       args.search_resolution),
+        search_limit_tokens=_flag("--search-limit", parse_tokens, args.search_limit),
         weights=_weights(args.weights, suite.models), point_timeout_s=args.point_timeout,
         threads=args.threads, trace_dir=trace_dir)
 
@@ -127,6 +139,39 @@ def decode_and_attention(args: argparse.Namespace) -> tuple[
         except ValueError as exc:
             raise UsageError(f"--{exc}") from None
     return modes, attention
+
+
+MIN_MEMORY_BUDGET_BYTES = 16 * 1024**2
+
+
+def _check_writable(out: Path) -> None:
+    """The bundle's folder (or the nearest one that exists) takes a new file: checked by
+    creating and removing one, since permission bits say nothing for root or a read-only
+    file system."""
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(f"--out {out}: {folder} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write in {folder} "
+                         f"({exc.strerror or 'error'})") from None
+
+
+def no_point_ran(path: Path) -> str | None:
+    """Why a finished run measured nothing (no point ``ok`` or ``oom``), or None."""
+    bundle = read_bundle(path)
+    if any(p.get("status") in ("ok", "oom") for p in bundle.points):
+        return None
+    counts = ", ".join(f"{n} {s}" for s, n in
+                       sorted(((bundle.footer or {}).get("by_status") or {}).items()))
+    first = next((p for p in bundle.points if p.get("status") != "skipped"),
+                 bundle.points[0] if bundle.points else None)
+    detail = f"; first: {str(first.get('error'))[:160]}" if first else ""
+    return f"no point could run ({counts or 'no points'}){detail}; bundle: {path}"
 
 
 def _power_settings(args: argparse.Namespace) -> tuple[
@@ -278,9 +323,12 @@ def main(args: argparse.Namespace) -> int:
             console.print(f"[yellow]stopped ({getattr(stop, 'signal_name', 'Ctrl-C')}); "
                           f"completed points are in {settings.out_path}[/]", highlight=False)
             return 130
-    if args.event_stream:
-        return 0
-    print_run_summary(console, path, settings.suite.name)
+    if not args.event_stream:
+        print_run_summary(console, path, settings.suite.name)
+    nothing = no_point_ran(path)
+    if nothing is not None:
+        sys.stderr.write(f"edgeprobe: {nothing}\n")
+        return 1
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from rich.console import Console
 
@@ -11,6 +12,7 @@ from edgeprobe.analysis.figures import flat_point
 from edgeprobe.analysis.kernels import kernel_records
 from edgeprobe.analysis.render import header_lines, print_bundle, print_kernels
 from edgeprobe.bundle import read_bundle
+from edgeprobe.commands.integrity import report
 from edgeprobe.errors import UsageError
 
 
@@ -25,6 +27,8 @@ def main(args: argparse.Namespace) -> int:
             "complete": bundle.complete,
             "truncated": bundle.truncated,
             "damage": bundle.damage,
+            "damaged": bundle.damaged,
+            "verified": bundle.verified,
             "device": bundle.header.get("device"),
             "power": bundle.header.get("power"),
             "suite": {k: v for k, v in bundle.header.get("suite", {}).items() if k != "definition"},
@@ -38,12 +42,14 @@ def main(args: argparse.Namespace) -> int:
             "footer": bundle.footer,
         }
         print(json.dumps(document, indent=2, default=str))
-        return 0
-    console = Console()
-    if args.kernels:
-        for line in header_lines(bundle):
-            console.print(line, highlight=False, markup=False)
-        print_kernels(console, bundle, args.top)
-        return 0
-    print_bundle(console, bundle)
-    return 0
+    else:
+        console = Console()
+        if args.kernels:
+            for line in header_lines(bundle):
+                console.print(line, highlight=False, markup=False)
+            print_kernels(console, bundle, args.top)
+        else:
+            print_bundle(console, bundle)
+    sys.stdout.flush()
+    return report(bundle.path, damaged=bundle.damaged, damage=bundle.damage,
+                  verified=bundle.verified)

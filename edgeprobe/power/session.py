@@ -21,6 +21,7 @@ from edgeprobe.power import jetson, nvpmodel
 from edgeprobe.power.nvml_limit import NvmlPowerLimit
 from edgeprobe.power.nvpmodel import NvpmodelConfig, PowerModel
 from edgeprobe.power.programs import PowerControlError
+from edgeprobe.signals import acknowledge
 
 EventSink = Callable[..., None]
 RESTORE_FILE = "power-restore.json"
@@ -59,10 +60,11 @@ def resolve_mode(config: NvpmodelConfig | None, named_limits: dict[str, float],
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Restoring must not be cut short by a second Ctrl-C or SIGTERM."""
+    """Restoring must not be cut short by a second Ctrl-C or SIGTERM: each is acknowledged
+    with one line and otherwise ignored."""
     held = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s]
     try:
-        previous = {s: signal.signal(s, signal.SIG_IGN) for s in held}
+        previous = {s: signal.signal(s, acknowledge) for s in held}
     except ValueError:  # not the main thread: signals cannot reach us here anyway
         yield
         return

@@ -153,7 +153,8 @@ class Runner(HeaderMixin, PassesMixin):
             raise
         except BaseException as exc:
             status = "failed"
-            self._notice("failed", f"{type(exc).__name__}: {exc}", level="error")
+            why = str(exc) if isinstance(exc, EdgeprobeError) else f"{type(exc).__name__}: {exc}"
+            self._notice("failed", why, level="error")
             raise
         finally:
             self.worker.stop()

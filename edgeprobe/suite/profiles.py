@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprobe.errors import ProfileError
+from edgeprobe.files import open_regular
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,16 +32,29 @@ def profiles_dir() -> Path:
     raise ProfileError(f"no profiles found: set {ENV_VAR} to a folder with models/ and suites/")
 
 
+# Profiles are a few kB; a larger file is not one.
+MAX_PROFILE_BYTES = 1 << 20
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, "a TOML profile", ProfileError, MAX_PROFILE_BYTES) as handle:
             return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: no such profile") from None
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"{path}: not a TOML file (it is not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML ({exc})") from None
+
+
+_KIND_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+               list: "a list", dict: "a table"}
+
+
+def _kind_words(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(_KIND_WORDS.get(k, k.__name__) for k in kinds)
 
 
 def require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: Path) -> Any:
@@ -48,8 +62,8 @@ def require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], where
         raise ProfileError(f"{where}: missing key {key!r}")
     value = data[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise ProfileError(f"{where}: {key!r} must be {names}, not {type(value).__name__}")
+        raise ProfileError(f"{where}: {key!r} must be {_kind_words(kind)}, "
+                           f"not {_kind_words(type(value))}")
     return value
 
 
