@@ -293,3 +293,29 @@ def test_a_full_disk_leaves_every_complete_record_readable(tmp_path):
     assert bundle.truncated and not bundle.damaged and bundle.footer is None
     assert [p["length_tokens"] for p in bundle.points] == list(range(1, kept))
     assert bundle.damage == "ends without a footer (the run did not finish)"
+
+
+def test_a_signal_inside_a_write_leaves_no_hole(tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM arriving while a record is written: that record is undone, and the
+    records written after it (the interruption event, the footer) follow the last complete
+    one: the bundle reads back complete and undamaged."""
+    import os
+
+    path = tmp_path / "interrupted.epb"
+    writer = BundleWriter(path, {"device": {"kind": "cpu"}})
+    writer.append(schema.POINT, {"model": "m", "length_tokens": 64, "status": "ok"})
+    real_fsync = os.fsync
+
+    def interrupted(fd):
+        monkeypatch.setattr(os, "fsync", real_fsync)  # the signal arrives once
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        writer.append(schema.POINT, {"model": "m", "length_tokens": 128, "status": "ok"})
+    writer.event("interrupted", "run stopped by SIGTERM", level="warning")
+    writer.close(status="interrupted")
+    bundle = read_bundle(path)
+    assert bundle.complete and not bundle.damaged and bundle.footer["status"] == "interrupted"
+    assert [p["length_tokens"] for p in bundle.points] == [64]
+    assert [e["kind"] for e in bundle.events] == ["interrupted"]

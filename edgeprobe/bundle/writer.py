@@ -86,6 +86,8 @@ class BundleWriter:
             # a complete record.
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, self._size)
+                # The next record goes where this one started, not after a hole of zeros.
+                os.lseek(self._fd, self._size, os.SEEK_SET)
             if not isinstance(exc, OSError):
                 raise
             self.failed = exc.strerror or "write error"
