@@ -48,13 +48,16 @@ def _read(paths: list[Path]) -> tuple[list[Any], list[str]]:
 
 
 def _default_paths() -> list[Path]:
+    """docs/results/*.epb of the paper suites, and any bundle there with kernel profiles."""
     paths = []
     for path in sorted((REPO / "docs" / "results").glob("*.epb")):
         try:
-            suite = (read_bundle(path).header.get("suite") or {}).get("name") or ""
+            bundle = read_bundle(path)
         except BundleError:
-            suite = "paper?"  # listed as unreadable in the report
-        if suite.startswith("paper"):
+            paths.append(path)  # listed as unreadable in the report
+            continue
+        suite = (bundle.header.get("suite") or {}).get("name") or ""
+        if suite.startswith("paper") or bundle.of_type("kernels"):
             paths.append(path)
     return paths
 
@@ -188,7 +191,8 @@ def _numbers(lean: Comparison, published: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_report(paths: list[Path], out_dir: Path, name: str) -> tuple[Path, Path | None]:
+def build_report(paths: list[Path], out_dir: Path, name: str,
+                 command: str = "python benchmarks/study_report.py") -> tuple[Path, Path | None]:
     bundles, problems = _read(paths)
     if not bundles:
         raise SystemExit("study_report: no readable bundle among: "
@@ -224,7 +228,8 @@ def build_report(paths: list[Path], out_dir: Path, name: str) -> tuple[Path, Pat
         f"# The study's headline claims, re-checked on {', '.join(devices)}\n",
         f"Study: {STUDY}. Bundles:\n\n{sources}\n",
         *(f"- **not read:** {p}\n" for p in problems),
-        "Made by `python benchmarks/study_report.py`; every figure below comes from the "
+        f"Made by `{command}` (run from the repository's root, it writes this file again, "
+        "byte for byte); every figure below comes from the "
         "bundles listed, through `edgeprobe compare`. 'all-position logits' is the prefill "
         "as the study measured it, 'last-position logits' keeps only the last position's "
         "logits. K = 1,024 tokens.\n",
@@ -247,11 +252,13 @@ def build_report(paths: list[Path], out_dir: Path, name: str) -> tuple[Path, Pat
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundles", nargs="*", type=Path,
-                        help="device bundles (default: docs/results/*.epb of paper suites)")
+                        help="device bundles (default: docs/results/*.epb of paper suites "
+                             "and those with kernel profiles)")
     parser.add_argument("--out-dir", type=Path, default=REPO / "docs" / "results")
     parser.add_argument("--name", default="study-report")
     args = parser.parse_args()
-    report, plot = build_report(args.bundles or _default_paths(), args.out_dir, args.name)
+    report, plot = build_report(args.bundles or _default_paths(), args.out_dir, args.name,
+                                " ".join(["python benchmarks/study_report.py", *sys.argv[1:]]))
     print(f"report: {report}")
     print(f"plot:   {plot or 'not drawn'}")
     return 0
