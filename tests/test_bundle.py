@@ -122,7 +122,10 @@ def test_bundle_side_never_imports_torch():
             "edgeprobe.profiling, edgeprobe.conditions, edgeprobe.agent.server, "
             "edgeprobe.agent.client, edgeprobe.commands.run, edgeprobe.power.session, "
             "edgeprobe.profiling.categories, edgeprobe.profiling.table, "
-            "edgeprobe.profiling.spec, edgeprobe.profiling.names, edgeprobe.analysis.kernels; "
+            "edgeprobe.profiling.spec, edgeprobe.profiling.names, edgeprobe.analysis.kernels, "
+            "edgeprobe.runner.core, edgeprobe.runner.events, edgeprobe.runner.fidelity, "
+            "edgeprobe.commands.fidelity, edgeprobe.analysis.fidelity, edgeprobe.stats, "
+            "edgeprobe.probe.worker, edgeprobe.probe.plan, edgeprobe.probe.search; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -25,7 +25,7 @@ from edgeprobe.analysis.render import kernel_shares_table, max_context_table, su
 from edgeprobe.bundle import read_bundle
 from edgeprobe.errors import UsageError
 from edgeprobe.power.session import PowerRequest, PowerSession, recover_stale
-from edgeprobe.runner import Runner, RunSettings
+from edgeprobe.runner import Runner, RunSettings, events
 from edgeprobe.signals import interruptible
 from edgeprobe.suite import load_preset, load_suite
 from edgeprobe.suite.devices import DeviceProfile, load_device_profile
@@ -210,10 +210,13 @@ class ProgressView:
                                  transient=True, disable=quiet)
         self.task: Any = None
 
-    def __call__(self, kind: str, **data: Any) -> None:
-        getattr(self, f"on_{kind}", lambda **_: None)(**data)
+    def __call__(self, event: events.RunEvent) -> None:
+        handler = getattr(self, f"on_{event.kind}", None)
+        if handler is not None:
+            handler(event)
 
-    def on_started(self, header: dict[str, Any], total: int, path: str) -> None:
+    def on_started(self, event: events.Started) -> None:
+        header, total, path = event.header, event.total, event.path
         budget = header.get("memory_budget_bytes")
         self.console.print(
             f"[bold]edgeprobe[/] suite [cyan]{header['suite']}[/] on [cyan]{header['device']}[/] "
@@ -223,29 +226,32 @@ class ProgressView:
         self.progress.start()
         self.task = self.progress.add_task("starting", total=total)
 
-    def on_notice(self, message: str, level: str = "info") -> None:
-        style = {"warning": "bold yellow", "error": "bold red"}.get(level, "dim")
-        self.console.print(f"[{style}]{level}:[/] {escape(message)}", highlight=False)
+    def on_notice(self, event: events.Notice) -> None:
+        style = {"warning": "bold yellow", "error": "bold red"}.get(event.level, "dim")
+        self.console.print(f"[{style}]{event.level}:[/] {escape(event.message)}", highlight=False)
 
-    def on_model_loading(self, model: str) -> None:
+    def on_model_loading(self, event: events.ModelLoading) -> None:
         if self.task is not None:
-            self.progress.update(self.task, description=f"loading {model}")
+            self.progress.update(self.task, description=f"loading {event.model}")
 
-    def on_model_loaded(self, model: str, record: dict[str, Any]) -> None:
+    def on_model_loaded(self, event: events.ModelLoaded) -> None:
+        record = event.record
         path = record["kernel_path"]
         detail = ", ".join(f"{k} {path[k]}" for k in ("ssm_scan", "conv1d", "attention")
                            if path[k] != "n/a")
         if not self.quiet:
-            self.console.print(f"[bold]{model}[/] {record['params'] / 1e6:.1f}M params, "
+            self.console.print(f"[bold]{event.model}[/] {record['params'] / 1e6:.1f}M params, "
                                f"{record['dtype']}, kernel path [bold]{path['summary']}[/] "
                                f"({detail})", highlight=False)
 
-    def on_point_started(self, model: str, length: int, variant: str, search: bool) -> None:
+    def on_point_started(self, event: events.PointStarted) -> None:
         if self.task is not None:
-            what = "searching" if search else "probing"
-            self.progress.update(self.task, description=f"{what} {model} {length} {variant}")
+            what = "searching" if event.search else "probing"
+            self.progress.update(self.task, description=f"{what} {event.model} {event.length} "
+                                                        f"{event.variant}")
 
-    def on_point(self, record: dict[str, Any]) -> None:
+    def on_point(self, event: events.PointDone) -> None:
+        record = event.record
         if self.task is not None and not record.get("search"):
             self.progress.advance(self.task)
         if self.quiet:
@@ -270,11 +276,13 @@ class ProgressView:
             self.console.print(f"{escape(text)} [yellow]{status}[/]: "
                                f"{escape(str(record.get('error')))}", highlight=False)
 
-    def on_profile_started(self, model: str, length: int, variant: str) -> None:
+    def on_profile_started(self, event: events.ProfileStarted) -> None:
         if self.task is not None:
-            self.progress.update(self.task, description=f"profiling {model} {length} {variant}")
+            self.progress.update(self.task, description=f"profiling {event.model} "
+                                                        f"{event.length} {event.variant}")
 
-    def on_kernels(self, record: dict[str, Any]) -> None:
+    def on_kernels(self, event: events.KernelsDone) -> None:
+        record = event.record
         if self.quiet:
             return
         text = (f"  kernels {record['model']}/{record['implementation']} "
@@ -287,21 +295,22 @@ class ProgressView:
         text += "  " + "  ".join(f"{c} {s * 100:.0f}%" for c, s in shares if s > 0)
         self.console.print(text, highlight=False, markup=False)
 
-    def on_max_context(self, record: dict[str, Any]) -> None:
+    def on_max_context(self, event: events.MaxContextDone) -> None:
+        record = event.record
         self.console.print(f"  max context {record['model']}/{record['implementation']} "
                            f"{record['variant']}: {record.get('max_ok_tokens')} tokens "
                            f"(first failure {record.get('first_fail_tokens')}: "
                            f"{record.get('fail_status')})", highlight=False)
 
-    def on_finished(self, status: str, path: str, by_status: dict[str, int]) -> None:
+    def on_finished(self, event: events.Finished) -> None:
         self.progress.stop()
 
 
 class EventStream:
     """Listener for runs started by the agent: one JSON line per event on stdout."""
 
-    def __call__(self, kind: str, **data: Any) -> None:
-        print(json.dumps({"kind": kind, **data}, default=str), flush=True)
+    def __call__(self, event: events.RunEvent) -> None:
+        print(json.dumps(event.as_message(), default=str), flush=True)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from rich.console import Console
 from edgeprobe.agent.client import AgentClient, AgentUnavailable
 from edgeprobe.bundle import BundleError
 from edgeprobe.commands.run import ProgressView, print_run_summary
-from edgeprobe.runner import RunSettings
+from edgeprobe.runner import RunSettings, events
 
 _CLIENT_ONLY = {"--detach", "--local", "--quiet"}
 
@@ -84,8 +84,9 @@ def _follow(client: AgentClient, job_id: int, view: ProgressView, console: Conso
             if kind == "job_finished":
                 finished = data
                 break
-            if kind and kind not in ("job_started",):
-                view(kind, **data)
+            event = events.from_message({"kind": kind, **data})
+            if event is not None:
+                view(event)
     except KeyboardInterrupt:
         view.progress.stop()
         if hung_up:

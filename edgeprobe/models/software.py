@@ -19,7 +19,7 @@ def software_versions() -> dict[str, Any]:
     versions: dict[str, Any] = {
         "edgeprobe": __version__,
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a str subclass: it would import torch to unpickle
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
     }

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +21,21 @@ from edgeprobe.power.state import current_power_state
 from edgeprobe.probe.plan import ModelPlan, decode_variant, make_plan
 from edgeprobe.probe.search import Trial
 from edgeprobe.probe.worker import Worker, WorkerCrashed, WorkerOptions
-from edgeprobe.runner.header import HeaderMixin
-from edgeprobe.runner.passes import PassesMixin, trial_of
-from edgeprobe.runner.points import point_spec, split_reply
+from edgeprobe.runner import events
+from edgeprobe.runner.header import header_record, header_summary
+from edgeprobe.runner.passes import max_context_record, profile_record, profile_targets, trial_of
+from edgeprobe.runner.points import crash_reply, point_spec, split_reply
 from edgeprobe.runner.settings import RunSettings
 from edgeprobe.suite.devices import detect_device_profile
 from edgeprobe.telemetry import BackgroundSampler
 from edgeprobe.telemetry.platform import jetson_model
 
-Listener = Callable[..., None]
 
-
-class Runner(HeaderMixin, PassesMixin):
-    def __init__(self, settings: RunSettings, listener: Listener | None = None) -> None:
+class Runner:
+    def __init__(self, settings: RunSettings,
+                 listener: events.Listener | None = None) -> None:
         self.settings = settings
-        self.listener = listener or (lambda kind, **data: None)
+        self.listener: events.Listener = listener or events.ignore
         log_path = str(settings.out_path.with_suffix(".worker.log"))
         self.worker = Worker(WorkerOptions(settings.device, settings.memory_budget_bytes,
                                            log_path, settings.threads,
@@ -76,7 +75,7 @@ class Runner(HeaderMixin, PassesMixin):
             self.writer.event(kind, message, level=level, **data)
         else:  # before the header: written as soon as the bundle exists
             self._pending_events.append((kind, message, {"level": level, **data}))
-        self.listener("notice", message=message, level=level)
+        self.listener(events.Notice(message, level))
 
     def _make_conditions(self) -> Conditions:
         settings = self.settings
@@ -120,7 +119,8 @@ class Runner(HeaderMixin, PassesMixin):
             if not settings.power_modes:
                 self.conditions.idle_baseline(self.power.get("mode") or "start",
                                               settings.idle_baseline_s)
-            self.writer = BundleWriter(settings.out_path, self._header(plans))
+            self.writer = BundleWriter(settings.out_path, header_record(
+                settings, self.hello, self.power, self.conditions, self.dtype, plans))
         except BaseException as exc:
             self.conditions.stop()
             self.worker.stop()
@@ -130,8 +130,9 @@ class Runner(HeaderMixin, PassesMixin):
             raise
         for kind_, message, data in self._pending_events:
             self.writer.event(kind_, message, **data)
-        self.listener("started", header=self._header_summary(plans),
-                      total=sum(p.points for p in plans), path=str(settings.out_path))
+        self.listener(events.Started(
+            header_summary(settings, self.hello, self.power, self.dtype, plans),
+            sum(p.points for p in plans), str(settings.out_path)))
         status = "completed"
         try:
             for note in notes:
@@ -163,8 +164,7 @@ class Runner(HeaderMixin, PassesMixin):
             self.writer.close(status=status, duration_s=time.time() - started,
                               points=sum(self.statuses.values()),
                               by_status=dict(self.statuses), kernel_paths=self.kernel_paths)
-            self.listener("finished", status=status, path=str(settings.out_path),
-                          by_status=dict(self.statuses))
+            self.listener(events.Finished(status, str(settings.out_path), dict(self.statuses)))
         return settings.out_path
 
     def _switch_mode(self, mode: str) -> None:
@@ -201,7 +201,7 @@ class Runner(HeaderMixin, PassesMixin):
                     "error": f"worker crashed while loading: {crash}"}
 
     def _run_model(self, plan: ModelPlan) -> None:
-        self.listener("model_loading", model=plan.key)
+        self.listener(events.ModelLoading(plan.key))
         loaded = self._load(plan)
         if not loaded.get("ok"):
             self._model_failed(plan, loaded)
@@ -210,7 +210,7 @@ class Runner(HeaderMixin, PassesMixin):
         self.kernel_paths[plan.key] = path["summary"]
         loaded.pop("ok", None)
         self.writer.append(schema.MODEL, {**loaded, "status": "ok"})
-        self.listener("model_loaded", model=plan.key, record=loaded)
+        self.listener(events.ModelLoaded(plan.key, loaded))
         if self.hello["device"]["kind"] == "cuda" and plan.preset.family != "transformer" \
                 and path["summary"] != "fused":
             self._notice("reference_path", f"{plan.key} runs the {path['summary']} kernel path "
@@ -244,7 +244,10 @@ class Runner(HeaderMixin, PassesMixin):
             for variant in plan.variants:
                 self._search(plan, variant, known[variant], path["summary"])
         if self.settings.suite.profile:
-            self._profile_model(plan, ran, path["summary"])
+            for length, variant, seq in profile_targets(ran):
+                if self.model_dead:
+                    break
+                self._profile(plan, length, variant, seq, path["summary"])
         if self.worker.alive:
             self.worker.request({"op": "unload"}, timeout_s=120)
 
@@ -263,9 +266,7 @@ class Runner(HeaderMixin, PassesMixin):
         self.seq += 1
         return {"seq": self.seq, "model": plan.preset.name, "family": plan.preset.family,
                 "implementation": plan.implementation, "length_tokens": length,
-                "variant": variant, "dtype": self.dtype,
-                "device": self.hello["device"].get("name") or "cpu",
-                "power_mode": self.power.get("mode")}
+                "variant": variant, **self._identity()}
 
     def _skip(self, plan: ModelPlan, length: int, variant: str, reason: str) -> None:
         record = {**self._base(plan, length, variant), "status": schema.STATUS_SKIPPED,
@@ -275,7 +276,7 @@ class Runner(HeaderMixin, PassesMixin):
     def _emit(self, record: dict[str, Any]) -> None:
         self.statuses[record["status"]] += 1
         self.writer.append(schema.POINT, record)
-        self.listener("point", record=record)
+        self.listener(events.PointDone(record))
 
     def _measure(self, plan: ModelPlan, length: int, variants: list[str],
                  decode_in: str | None, kernel_path: str, search: bool = False,
@@ -284,17 +285,12 @@ class Runner(HeaderMixin, PassesMixin):
         the decode after ``decode_in``'s prefill. Returns the point records, as emitted."""
         spec = point_spec(self.settings.suite, length, variants, decode_in, search,
                           self._energy_window_s)
-        self.listener("point_started", model=plan.key, length=length, variant="+".join(variants),
-                      search=search)
+        self.listener(events.PointStarted(plan.key, length, "+".join(variants), search))
         assert self.conditions is not None
         cooldown = self.conditions.before_point()
         started = time.time()
         snapshot = self.conditions.snapshot()
-        try:
-            reply = self.worker.request({"op": "point", "spec": spec},
-                                        timeout_s=self.settings.point_timeout_s)
-        except WorkerCrashed as crash:
-            reply = self._crash_reply(crash)
+        reply = self._request({"op": "point", "spec": spec})
         outcomes, redo = split_reply(reply, variants, decode_in)
         records: list[dict[str, Any]] = []
         verdicts: list[Verdict] = []
@@ -356,15 +352,48 @@ class Runner(HeaderMixin, PassesMixin):
             return 0.0
         return self.settings.suite.min_prefill_window_s
 
+    def _request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """One worker request; a worker that dies or hangs answers as a failed request."""
+        try:
+            return self.worker.request(message, timeout_s=self.settings.point_timeout_s)
+        except WorkerCrashed as crash:
+            return self._crash_reply(crash)
+
+    def _search(self, plan: ModelPlan, variant: str, known: list[Trial],
+                kernel_path: str) -> None:
+        self.listener(events.SearchStarted(plan.key, variant))
+
+        def try_length(length: int) -> Trial:
+            if self.model_dead:
+                return Trial(length, schema.STATUS_SKIPPED, None, self.model_dead)
+            (record,) = self._measure(plan, length, [variant], None, kernel_path, search=True)
+            return trial_of(record)
+
+        record = max_context_record(plan, variant, known, kernel_path, self.settings,
+                                    self.hello["device"], try_length)
+        self.writer.append(schema.MAX_CONTEXT, record)
+        self.listener(events.MaxContextDone(record))
+
+    def _profile(self, plan: ModelPlan, length: int, variant: str, point_seq: int,
+                 kernel_path: str) -> None:
+        self.listener(events.ProfileStarted(plan.key, length, variant))
+        context = {**self._identity(), "device_kind": self.hello["device"]["kind"],
+                   "thermal": self.conditions.snapshot() if self.conditions else None}
+        record, fatal = profile_record(plan, length, variant, point_seq, kernel_path,
+                                       self.settings, context, self._request)
+        record["thermal_after"] = self.conditions.snapshot() if self.conditions else None
+        self.writer.append(schema.KERNELS, record)
+        self.listener(events.KernelsDone(record))
+        if fatal:
+            self._recover(plan)
+
+    def _identity(self) -> dict[str, Any]:
+        """What every record repeats about where its numbers came from."""
+        return {"dtype": self.dtype, "device": self.hello["device"].get("name") or "cpu",
+                "power_mode": self.power.get("mode")}
+
     def _crash_reply(self, crash: WorkerCrashed) -> dict[str, Any]:
-        """A worker that died: a device fault when its last words say so, else a crash."""
-        tail = self.worker.log_tail(12)
-        fault = next((line.strip() for line in tail.splitlines()
-                      if "illegal memory access" in line or "CUDA error" in line), None)
-        status = "timeout" if crash.timed_out else ("kernel_error" if fault else "crashed")
-        detail = fault or (tail.splitlines()[-1].strip() if tail else "")
-        return {"ok": False, "status": status,
-                "error": f"{crash}" + (f": {detail[:300]}" if detail else "")}
+        return crash_reply(str(crash), crash.timed_out, self.worker.log_tail(12))
 
     def _recover(self, plan: ModelPlan) -> None:
         """A fused kernel failed: the CUDA context is gone. Start a fresh worker and reload."""

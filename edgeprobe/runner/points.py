@@ -44,3 +44,14 @@ def split_reply(reply: dict[str, Any], variants: list[str],
     if culprit in variants and reply.get("fatal") and len(variants) > 1:
         return {culprit: failure}, [v for v in variants if v != culprit]
     return {v: dict(failure) for v in variants}, []
+
+
+def crash_reply(crash: str, timed_out: bool, log_tail: str) -> dict[str, Any]:
+    """A worker that died or hung, as a failed reply: a device fault when its last words say
+    so (a CUDA error line anywhere in the tail of its log), else a crash or a timeout."""
+    fault = next((line.strip() for line in log_tail.splitlines()
+                  if "illegal memory access" in line or "CUDA error" in line), None)
+    status = "timeout" if timed_out else ("kernel_error" if fault else "crashed")
+    detail = fault or (log_tail.splitlines()[-1].strip() if log_tail else "")
+    return {"ok": False, "status": status,
+            "error": crash + (f": {detail[:300]}" if detail else "")}

@@ -24,6 +24,7 @@ from textual.widgets import Footer, RichLog, TabbedContent, TabPane
 
 from edgeprobe.agent.client import AgentUnavailable
 from edgeprobe.errors import EdgeprobeError
+from edgeprobe.runner import events
 from edgeprobe.tui.link import AgentLink, LinkInfo
 from edgeprobe.tui.screens.bundles import BundlesScreen
 from edgeprobe.tui.screens.confirm import ConfirmScreen
@@ -234,11 +235,11 @@ class EdgeprobeApp(App[int]):
         progress = self.tracker.progress
         if progress.job_id != self._shown_job:
             self._show_new_job()
-        if kind == "point_started" and not replay:
+        if kind == events.POINT_STARTED and not replay:
             self.point_energy.begin(f"{data.get('model')} {data.get('length')}")
-        elif kind == "point":
+        elif kind == events.POINT:
             self._on_point(data.get("record") or {})
-        elif kind == "notice":
+        elif kind == events.NOTICE:
             level = str(data.get("level", "info"))
             self._pending_log.append((level, str(data.get("message", ""))))
             if level in ("warning", "error"):
@@ -247,7 +248,7 @@ class EdgeprobeApp(App[int]):
             self._pending_log.append(("error" if progress.state == "failed" else "info",
                                       f"job {progress.job_id} {progress.state}"
                                       + (f": {progress.error}" if progress.error else "")))
-        elif kind == "model_loaded" and progress.kernel_path not in (None, "fused"):
+        elif kind == events.MODEL_LOADED and progress.kernel_path not in (None, "fused"):
             self._pending_log.append(("info", f"{progress.model}: kernel path "
                                       f"{progress.kernel_path}"))
         if self._view_timer is None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edgeprobe.agent.feed import ENERGY_COUNTERS, total_power_column
+from edgeprobe.runner import events
 
 SPARKLINE_S = 60.0
 
@@ -74,7 +75,7 @@ class RunTracker:
         kind = event.get("kind")
         job = event.get("job")
         if job is not None and job != self.progress.job_id:
-            if kind not in ("job_started", "started") and self.progress.active:
+            if kind not in ("job_started", events.STARTED) and self.progress.active:
                 return None  # an old job's late events while following a newer one
             self._follow(int(job))
         handler = getattr(self, f"_on_{kind}", None)
