@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,18 @@ def _ratio(metric: dict[str, Any]) -> str:
     return f"{ratio:.3f}" + (" tie" if metric.get("within_noise") else "")
 
 
+def _rows(report: FidelityReport) -> Iterator[tuple[dict[str, Any], str | None,
+                                                   dict[str, Any] | None]]:
+    """(result, metric, summary) per measured metric; (result, None, None) for a failure."""
+    for entry in report.results:
+        if entry["status"] != "ok":
+            yield entry, None, None
+            continue
+        for metric, summary in entry["metrics"].items():
+            if summary["bare"]:
+                yield entry, metric, summary
+
+
 def text_lines(report: FidelityReport) -> list[str]:
     """The report as fixed-width lines (74 columns): one line per model, length and metric;
     figures are median ± half the interquartile range."""
@@ -89,20 +102,17 @@ def text_lines(report: FidelityReport) -> list[str]:
                           f"{report.settings.get('rounds')} prefill and "
                           f"{report.settings.get('decode_rounds')} decode rounds", 80)
     lines += [f"{'model':<22} {'tokens':>6}  {'metric':<9} {'plain loop':>12} "
-             f"{'edgeprobe':>12}  ratio"]
-    for entry in report.results:
+              f"{'edgeprobe':>12}  ratio"]
+    for entry, metric, summary in _rows(report):
         name = entry["model"] + ("" if entry["implementation"] == "hf"
                                  else f"/{entry['implementation']}")
         tokens = format_tokens(entry["length_tokens"])
-        if entry["status"] != "ok":
+        if metric is None or summary is None:
             lines.append(f"{name:<22} {tokens:>6}  {entry['status']}: {entry.get('error')}")
             continue
-        for metric, summary in entry["metrics"].items():
-            if not summary["bare"]:
-                continue
-            lines.append(f"{name:<22} {tokens:>6}  {METRIC_LABELS.get(metric, metric):<9} "
-                         f"{_figure(summary['bare']):>12} {_figure(summary['edgeprobe']):>12}"
-                         f"  {_ratio(summary)}")
+        lines.append(f"{name:<22} {tokens:>6}  {METRIC_LABELS.get(metric, metric):<9} "
+                     f"{_figure(summary['bare']):>12} {_figure(summary['edgeprobe']):>12}"
+                     f"  {_ratio(summary)}")
     lines.append("ratio = edgeprobe / plain loop (medians); tie: within the combined spread")
     return lines
 
@@ -116,20 +126,14 @@ def markdown(report: FidelityReport) -> str:
     rows = ["| model | impl | tokens | metric | plain loop (median ± IQR/2) "
             "| edgeprobe (median ± IQR/2) | ratio | within noise |",
             "|---|---|---:|---|---:|---:|---:|---|"]
-    for entry in report.results:
-        if entry["status"] != "ok":
-            rows.append(f"| {entry['model']} | {entry['implementation']} | "
-                        f"{entry['length_tokens']:,} | {entry['status']} | "
-                        f"{entry.get('error')} | | | |")
+    for entry, metric, summary in _rows(report):
+        identity = f"| {entry['model']} | {entry['implementation']} | {entry['length_tokens']:,}"
+        if metric is None or summary is None:
+            rows.append(f"{identity} | {entry['status']} | {entry.get('error')} | | | |")
             continue
-        for metric, summary in entry["metrics"].items():
-            if not summary["bare"]:
-                continue
-            rows.append(f"| {entry['model']} | {entry['implementation']} | "
-                        f"{entry['length_tokens']:,} | {METRIC_LABELS.get(metric, metric)} | "
-                        f"{_figure(summary['bare'])} | {_figure(summary['edgeprobe'])} | "
-                        f"{summary['ratio']:.3f} | "
-                        f"{'yes' if summary['within_noise'] else 'no'} |")
+        rows.append(f"{identity} | {METRIC_LABELS.get(metric, metric)} | "
+                    f"{_figure(summary['bare'])} | {_figure(summary['edgeprobe'])} | "
+                    f"{summary['ratio']:.3f} | {'yes' if summary['within_noise'] else 'no'} |")
     header = [f"Device: {device}. Software: {software}.",
               f"Settings: {json.dumps(report.settings, sort_keys=True)}.",
               "", "Command: `" + " ".join(report.command) + "`", ""]

@@ -175,8 +175,9 @@ def detect_kernel_path(model: LoadedModel, tokens: int = 64) -> KernelPath:
     return classify(names, has_ssm=model.has_ssm, has_attention=model.has_attention)
 
 
-def observed_names(run: Any, device: torch.device) -> set[str]:
-    """Names of every op and kernel seen while ``run()`` executes under torch.profiler."""
+def profiled_events(run: Any, device: torch.device) -> Any:
+    """The profiler's events (CPU ops, and CUDA kernels on a GPU) of one ``run()``, the
+    device synchronised before the profile ends."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU]
@@ -186,4 +187,9 @@ def observed_names(run: Any, device: torch.device) -> set[str]:
         run()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-    return {event.name for event in prof.events()}
+    return prof.events()
+
+
+def observed_names(run: Any, device: torch.device) -> set[str]:
+    """Names of every op and kernel seen while ``run()`` executes under torch.profiler."""
+    return {event.name for event in profiled_events(run, device)}

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 from torch.autograd import DeviceType
-from torch.profiler import ProfilerActivity, profile
 
+from edgeprobe.models.build import profiled_events
 from edgeprobe.models.kernel_path import attention_backends
 
 # Below this share of busy device time a pass counts as launch-bound.
@@ -42,14 +42,7 @@ def _union_seconds(intervals: list[tuple[float, float]]) -> float:
 
 def observe(run: Callable[[], Any], device: torch.device) -> Observation:
     """Run ``run()`` once under the profiler (CPU ops, and CUDA kernels on a GPU)."""
-    activities = [ProfilerActivity.CPU]
-    if device.type == "cuda":
-        activities.append(ProfilerActivity.CUDA)
-    with profile(activities=activities) as prof:
-        run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-    events = prof.events()
+    events = profiled_events(run, device)
     names = {event.name for event in events}
     kernel_s = None
     if device.type == "cuda":
