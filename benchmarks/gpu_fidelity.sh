@@ -3,8 +3,11 @@
 # CUDA-graph decode, and the paper-desktop slice re-run, each step in its own time limit.
 # Results go to $OUT (default ./out); a table of what ran is printed last.
 #
-#   bash benchmarks/gpu_fidelity.sh sanity gate fidelity  # steps: sanity fidelity graph slice
-#                                                        # anchor; gate stops after a failure
+#   bash benchmarks/gpu_fidelity.sh sanity gate fidelity
+#
+# Steps: sanity, fidelity (or fidelity-qwen and fidelity-mamba2, one model each with more
+# decode rounds), graph, slice, anchor (a plain loop in the same call as the slice); gate
+# stops after a failed step.
 #
 # Wheels for the device (mamba-ssm, causal-conv1d, platformdirs) are installed from $WHEELS
 # (default .whl) when present. Steps share BUDGET_S seconds (default 580); a step cut short
@@ -64,10 +67,16 @@ for name in ("sanity.epb", "sanity-pin.epb"):
               "graph", gr.get("status"), gr.get("tpot_s"), (gr.get("error") or "")[:120])
 EOF
       ;;
-    fidelity)
+    fidelity)  # every model in one report (about 7 min on an H200 with these settings)
       step fidelity 560 "${EP[@]}" fidelity --models qwen2.5-0.5b mamba2-780m --impl both \
         --lengths 1K 8K 32K --rounds 5 --decode-rounds 2 --decode-tokens 64 \
         --out "$OUT/fidelity-h200.json" --markdown "$OUT/fidelity-h200.md"
+      ;;
+    fidelity-qwen|fidelity-mamba2)  # one model per command, more decode rounds
+      model=qwen2.5-0.5b; [ "$what" = fidelity-mamba2 ] && model=mamba2-780m
+      step "$what" 560 "${EP[@]}" fidelity --models "$model" --impl both \
+        --lengths 1K 8K 32K --rounds 5 --decode-rounds 4 --decode-tokens 64 \
+        --out "$OUT/$what.json" --markdown "$OUT/$what.md"
       ;;
     graph)
       step graph 420 "${EP[@]}" run --suite paper-desktop --device cuda --impl both \
