@@ -37,8 +37,26 @@ def test_terminal_report_of_device_bundles(cli):
     out = result.stdout
     for fragment in ("h200-paper-slice (baseline)", "warning: memory budget differs",
                      "Crossover", "faster beyond", "none in range", "Max context", "75,776",
-                     "search, cut short", "(1.01x)"):
+                     "search, cut short", "189ms 1.01x"):
         assert fragment in out, fragment
+
+
+def test_terminal_figures_fit_80_columns_and_name_every_model_whole(cli):
+    result = cli("compare", SLICE, str(DEVICE_RESULTS / "h200-graph-vs-eager.epb"),
+                 env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Figures"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("Crossover"))
+    figures = lines[start:end]
+    assert all(len(line) <= 80 for line in figures), max(figures, key=len)
+    for model in ("falcon-h1-0.5b", "mamba-790m/mamba_ssm", "mamba2-780m", "qwen2.5-0.5b"):
+        assert model in figures
+    # The new bundle's warm TPOT against the old single cold pass, with spread and ratio;
+    # the cold pass beside it.
+    row = next(line for line in figures if line.startswith("      1K   B"))
+    assert "29.1ms±20%* 0.36x" in row and "75.0ms" in row
+    assert " A  h200-paper-slice (baseline)" in lines and " B  h200-graph-vs-eager" in lines
 
 
 def test_markdown_and_published_variant(cli):

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from edgeprobe.analysis.compare import Comparison
+from edgeprobe.analysis.compare_text import bundle_lines, figure_lines
 from edgeprobe.analysis.report import NOTES, TextTable, report_tables
 
 FORMATS = ("term", "md", "csv", "json")
@@ -35,11 +36,16 @@ def rich_table(table: TextTable) -> Table:
 
 
 def print_terminal(console: Console, comparison: Comparison) -> None:
-    tables = report_tables(comparison)
-    console.print(rich_table(tables[0]))
+    """Bundles and figures as lines fitted to the terminal (``compare_text``); crossover and
+    max-context tables as tables."""
+    width = max(60, console.width)
+    for line in bundle_lines(comparison, width):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     for warning in comparison.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    for table in tables[1:]:
+    for line in figure_lines(comparison, width):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    for table in report_tables(comparison)[2:]:
         console.print(rich_table(table))
     for note in comparison.notes:
         console.print(f"note: {escape(note)}", highlight=False)
