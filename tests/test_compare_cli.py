@@ -202,3 +202,12 @@ def test_fresh_cpu_run_compares_and_exports(cli, tmp_path):
     points = json.loads(exported.stdout)["points"]
     raw = read_bundle(out).points
     assert [p["ttft_s"] for p in points] == [p["prefill"]["ttft_s"] for p in raw]
+
+
+def test_show_fits_80_columns_with_a_long_status(cli):
+    result = cli("show", str(DEVICE_RESULTS / "h200-graph-vs-eager.epb"), env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    table = lines[lines.index("Results"):]
+    assert all(len(line) <= 80 for line in table), max(table, key=len)
+    assert "        status: ok, throttled (sw_power_cap)" in table

@@ -87,8 +87,11 @@ def summary_lines(points: list[dict[str, Any]], title: str = "Results",
         cells.append(format_bytes_compact(peak))
         if not graph:
             cells.append(format_bytes_compact(row.cache_bytes))
-        lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
-                     + f"  {row.status}")
+        line = "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
+        if len(line) + 2 + len(row.status) <= width:
+            lines.append(f"{line}  {row.status}")
+        else:  # a long status goes on a line of its own rather than past the edge
+            lines += [line, f"{'':>8}status: {row.status}"]
     lines += textwrap.wrap(SUMMARY_NOTES, width)
     if any(summary_single_pass(p) for p in points):
         lines += textwrap.wrap("TPOT here is one decode pass over new KV lengths (bundle "
