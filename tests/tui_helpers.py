@@ -113,6 +113,21 @@ def stop_agent(process: subprocess.Popen[str]) -> None:
             process.kill()
 
 
+def stop_jobs(data_dir: Path) -> None:
+    """End the runs an agent started there: they outlive the agent, not the test. Only a
+    process that is still the job's (same pid and start time) is signalled."""
+    import psutil
+
+    for job_file in data_dir.glob("jobs/*/job.json"):
+        try:
+            record = json.loads(job_file.read_text())
+            process = psutil.Process(record["pid"])
+            if abs(process.create_time() - record["process_started_unix_s"]) < 0.01:
+                os.killpg(record["pid"], signal.SIGKILL)
+        except (OSError, ValueError, KeyError, TypeError, psutil.Error):
+            continue
+
+
 @contextlib.contextmanager
 def agent_process(path: Path, env: dict[str, str], *extra: str) -> Iterator[subprocess.Popen[str]]:
     process = start_agent(path, env, *extra)
@@ -120,6 +135,8 @@ def agent_process(path: Path, env: dict[str, str], *extra: str) -> Iterator[subp
         yield process
     finally:
         stop_agent(process)
+        if env.get("EDGEPROBE_DATA_DIR"):
+            stop_jobs(Path(env["EDGEPROBE_DATA_DIR"]))
 
 
 async def until(pilot: Any, predicate: Callable[[], bool], what: str,
