@@ -115,16 +115,17 @@ def stop_agent(process: subprocess.Popen[str]) -> None:
 
 def stop_jobs(data_dir: Path) -> None:
     """End the runs an agent started there: they outlive the agent, not the test. Only a
-    process that is still the job's (same pid and start time) is signalled."""
-    import psutil
+    process that is still the job's (same pid, start and boot) is signalled."""
+    from edgeprobe.agent.jobfiles import ProcessIdentity
 
     for job_file in data_dir.glob("jobs/*/job.json"):
         try:
             record = json.loads(job_file.read_text())
-            process = psutil.Process(record["pid"])
-            if abs(process.create_time() - record["process_started_unix_s"]) < 0.01:
-                os.killpg(record["pid"], signal.SIGKILL)
-        except (OSError, ValueError, KeyError, TypeError, psutil.Error):
+            identity = ProcessIdentity(record["pid"], record["process_start_ticks"],
+                                       record["boot_id"])
+            if identity.alive():
+                os.killpg(identity.pid, signal.SIGKILL)
+        except (OSError, ValueError, KeyError, TypeError):
             continue
 
 

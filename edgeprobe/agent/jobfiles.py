@@ -24,8 +24,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from edgeprobe.errors import EdgeprobeError
 
 JOB_FILE = "job.json"
@@ -36,9 +34,6 @@ LOCK_FILE = ".agent.lock"
 KEEP_FINISHED_JOBS = 100
 # An event line longer than this is skipped (events are a few kB; a kernel table tens of kB).
 MAX_EVENT_LINE_BYTES = 1 << 20
-# Two readings of one process's start time agree to the clock tick (10 ms); a process that
-# took over the pid later started at least that much later.
-START_TIME_TOLERANCE_S = 0.005
 
 
 @dataclass
@@ -53,8 +48,10 @@ class JobRecord:
     started_unix_s: float | None = None
     ended_unix_s: float | None = None
     pid: int | None = None
-    # The process's start time (psutil's create_time): a pid alone may name another process.
-    process_started_unix_s: float | None = None
+    # A pid alone may name another process later: the process's start (clock ticks after
+    # boot, from /proc/<pid>/stat: a wall-clock step does not move it) and the boot it ran in.
+    process_start_ticks: int | None = None
+    boot_id: str | None = None
     returncode: int | None = None
     error: str | None = None
     bundle: str | None = None
@@ -181,28 +178,47 @@ def prune(root: Path, keep_ids: Iterable[int], finished_to_keep: int = KEEP_FINI
 
 @dataclass(frozen=True)
 class ProcessIdentity:
-    """A process named by its pid and its start time, so that a later process given the
-    same pid is not taken for it."""
+    """A process named by its pid, its start time after boot and the boot, so that a later
+    process given the same pid is not taken for it. Read from this machine's own /proc (not
+    a sensor: never under EDGEPROBE_SYSFS_ROOT)."""
 
     pid: int
-    started_unix_s: float
+    start_ticks: int
+    boot_id: str
 
     @classmethod
     def of(cls, pid: int) -> ProcessIdentity | None:
-        try:
-            return cls(pid, psutil.Process(pid).create_time())
-        except psutil.Error:
-            return None
+        stat = _proc_stat(pid)
+        boot = current_boot_id()
+        return cls(pid, stat[1], boot) if stat is not None and boot is not None else None
 
     def alive(self) -> bool:
         """Running, and the same process (a zombie has ended)."""
-        try:
-            process = psutil.Process(self.pid)
-            if abs(process.create_time() - self.started_unix_s) > START_TIME_TOLERANCE_S:
-                return False
-            return process.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
-            return False
+        stat = _proc_stat(self.pid)
+        return (stat is not None and stat[0] != "Z" and stat[1] == self.start_ticks
+                and current_boot_id() == self.boot_id)
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks after boot) from /proc/<pid>/stat, or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses; fields after it
+    # start at field 3 (state), and field 22 is the start time.
+    fields_after = text[text.rfind(")") + 2:].split()
+    try:
+        return fields_after[0], int(fields_after[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def current_boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
 
 
 # -- the event file --------------------------------------------------------------------------

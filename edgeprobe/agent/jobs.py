@@ -64,9 +64,9 @@ class Job(JobRecord):
 
     @property
     def identity(self) -> ProcessIdentity | None:
-        if self.pid is None or self.process_started_unix_s is None:
+        if self.pid is None or self.process_start_ticks is None or self.boot_id is None:
             return None
-        return ProcessIdentity(self.pid, self.process_started_unix_s)
+        return ProcessIdentity(self.pid, self.process_start_ticks, self.boot_id)
 
     def record(self) -> JobRecord:
         return JobRecord(**{f.name: getattr(self, f.name) for f in fields(JobRecord)})
@@ -231,7 +231,8 @@ class JobQueue:
             return
         job.pid = job.process.pid
         identity = ProcessIdentity.of(job.pid)
-        job.process_started_unix_s = identity.started_unix_s if identity else None
+        if identity is not None:
+            job.process_start_ticks, job.boot_id = identity.start_ticks, identity.boot_id
         job.state = "running"
         job.save()
         await self.broadcast("run", {"job": job.id, "kind": "job_started", **job.summary()})
