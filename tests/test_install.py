@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -429,6 +430,74 @@ def test_the_sudo_rule_is_valid_sudoers(tmp_path, machine):
     rule.write_text("".join(line[4:] + "\n" for line in lines if line.startswith("    ")))
     checked = subprocess.run(["visudo", "-cf", str(rule)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+CLOCKS = "/var/lib/edgeprobe-clocks/jetson_clocks.conf"
+# Command lines checked against sudo itself: (machine, program, arguments, allowed).
+SUDO_CASES = [
+    *[("orin-nano-jp62", "nvpmodel", ["-m", mode], True) for mode in ("0", "2", "12")],
+    ("orin-nano-jp62", "jetson_clocks", [], True),
+    ("orin-nano-jp62", "jetson_clocks", ["--store", CLOCKS], True),
+    ("orin-nano-jp62", "jetson_clocks", ["--restore", CLOCKS], True),
+    ("orin-nano-jp62", "nvpmodel", [], False),
+    ("orin-nano-jp62", "nvpmodel", ["-f", "/tmp/mine.conf"], False),
+    ("orin-nano-jp62", "nvpmodel", ["-m", "0", "-f", "/tmp/mine.conf"], False),
+    ("orin-nano-jp62", "nvpmodel", ["-m", "0 -f /tmp/mine.conf"], False),
+    ("orin-nano-jp62", "nvpmodel", ["-m", "123"], False),
+    ("orin-nano-jp62", "jetson_clocks", ["--restore", "/tmp/mine.conf"], False),
+    ("orin-nano-jp62", "jetson_clocks", ["--store", "/etc/shadow"], False),
+    ("orin-nano-jp62", "jetson_clocks", ["--fan"], False),
+    ("orin-nano-jp62", "/bin/sh", [], False),
+    *[("x86-rtx4060", "nvidia-smi", ["-i", gpu, "-pl", watts], True)
+      for gpu, watts in (("0", "300"), ("3", "60"), ("0", "1000"))],
+    *[("x86-rtx4060", "nvidia-smi", args, False)
+      for args in (["-i", "0", "-pl", "300", "-r"], ["-i", "0", "-pl", "3000000"], ["-r"],
+                   ["-i", "0", "-pm", "1"], ["-i", "0", "-pl", "30.5"])],
+]
+
+
+def _sudo() -> tuple[str, dict[str, str], str] | None:
+    """(sudo, environment, sudo.conf text) to check the rule with: the package unpacked in
+    $EDGEPROBE_TEST_SUDO_ROOT (`apt-get download sudo && dpkg -x sudo_*.deb DIR`), else the
+    system's sudo."""
+    unpacked = os.environ.get("EDGEPROBE_TEST_SUDO_ROOT")
+    if unpacked:
+        plugins = Path(unpacked) / "usr/libexec/sudo"
+        return (f"{unpacked}/usr/bin/sudo", {"LD_LIBRARY_PATH": str(plugins)},
+                f"Plugin sudoers_policy {plugins}/sudoers.so\n")
+    sudo = shutil.which("sudo")
+    return (sudo, {}, "") if sudo else None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None or _sudo() is None,
+                    reason="needs root, unshare and a sudo")
+@pytest.mark.parametrize("machine", ["orin-nano-jp62", "x86-rtx4060"])
+def test_sudo_itself_allows_the_rules_commands_and_no_others(tmp_path, machine):
+    """The rule in a private /etc (a mount namespace), as `sudo -l -U edgeprobe` judges it."""
+    sudo, sudo_env, sudo_conf = _sudo()  # type: ignore[misc]
+    etc = tmp_path / "etc"
+    subprocess.run(["cp", "-a", "/etc", str(etc)], check=True)
+    with open(etc / "passwd", "a") as passwd, open(etc / "group", "a") as group:
+        passwd.write("edgeprobe:x:4999:4999:edgeprobe agent:/var/lib/edgeprobe:/bin/false\n")
+        group.write("edgeprobe:x:4999:\n")
+    done = run_script(INSTALL, "--dry-run", "--prefix", str(tmp_path / "opt"), "--torch-wheel",
+                      "/srv/t.whl", "--no-kernels", machine=machine, env=JETSON_PATH)
+    lines = done.stdout.split("<the rule below>", 1)[1].splitlines()[1:]
+    (etc / "sudoers").write_text("".join(line[4:] + "\n" for line in lines
+                                         if line.startswith("    ")))
+    (etc / "sudoers").chmod(0o440)
+    if sudo_conf:
+        (etc / "sudo.conf").write_text(sudo_conf)
+    programs = {Path(path).name: path for path, _ in sudo_rule(done.stdout)}
+    programs["/bin/sh"] = "/bin/sh"
+    cases = [case for case in SUDO_CASES if case[0] == machine]
+    script = "".join(shlex.join([sudo, "-n", "-l", "-U", "edgeprobe", programs[program], *args])
+                     + " >/dev/null 2>&1; echo $?\n" for _, program, args, _ in cases)
+    judged = subprocess.run(["unshare", "-m", "bash", "-c", f"mount --bind {etc} /etc\n{script}"],
+                            capture_output=True, text=True, env={**os.environ, **sudo_env},
+                            timeout=120)
+    allowed = [code == "0" for code in judged.stdout.split()]
+    assert allowed == [case[3] for case in cases], judged.stderr
 
 
 # --- shellcheck ----------------------------------------------------------------------------
