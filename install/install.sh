@@ -3,8 +3,8 @@
 #
 # Usage: sudo install/install.sh [options]
 #   --dry-run              print every command it would run; change nothing
-#   --uninstall            remove the service, its group, sudoers rule and the environment
-#                          (bundles in /var/lib/edgeprobe stay)
+#   --uninstall            remove the service, its user and group, sudoers rule and the
+#                          environment (bundles in /var/lib/edgeprobe stay)
 #   --kernels-only         build the fused kernels into the current environment and stop
 #   --detect               print what this machine is (key=value lines) and stop
 #   --prefix DIR           where the environment goes (default /opt/edgeprobe; venv in DIR/venv)
@@ -31,6 +31,12 @@ REPO=$(dirname "$HERE")
 
 SERVICE=edgeprobe-agent.service
 GROUP=edgeprobe
+SERVICE_USER=edgeprobe
+STATE_DIR=/var/lib/edgeprobe
+# jetson_clocks --store/--restore (as root, through sudo) keep the clocks here: a folder only
+# root may write, since a restore writes whatever the file says (the unit names the file).
+CLOCKS_DIR=/var/lib/edgeprobe-clocks
+CLOCKS_FILE=$CLOCKS_DIR/jetson_clocks.conf
 UNIT_PATH=/etc/systemd/system/$SERVICE
 SYSUSERS_PATH=/etc/sysusers.d/edgeprobe.conf
 SUDOERS_PATH=/etc/sudoers.d/edgeprobe
@@ -178,12 +184,7 @@ install_service() {
   case $VENV in
     /home/* | /root/*) warn "the service cannot reach $VENV (ProtectHome): use --prefix outside home folders" ;;
   esac
-  as_root install -D -m 0644 "$REPO/systemd/edgeprobe.sysusers.conf" "$SYSUSERS_PATH"
-  if command -v systemd-sysusers >/dev/null 2>&1; then
-    as_root systemd-sysusers "$SYSUSERS_PATH"
-  elif ! getent group "$GROUP" >/dev/null 2>&1; then
-    as_root groupadd --system "$GROUP"
-  fi
+  install_service_user
   if [[ $DRY_RUN == 1 ]]; then
     say "+ [root] install -m 0644 <systemd/$SERVICE with ExecStart=$VENV/bin/edgeprobe> $UNIT_PATH"
   elif ! render_unit | cmp -s - "$UNIT_PATH"; then
@@ -191,6 +192,9 @@ install_service() {
     as_root chmod 0644 "$UNIT_PATH"
   fi
   if [[ $PLATFORM == jetson ]]; then
+    as_root install -d -m 0755 -o root -g root "$CLOCKS_DIR"
+  fi
+  if [[ $PLATFORM != cpu ]]; then
     install_sudoers
   fi
   as_root ln -sfn "$VENV/bin/edgeprobe" "$LINK_PATH"
@@ -202,34 +206,83 @@ install_service() {
   as_root systemctl restart "$SERVICE"
 }
 
-# Members of the edgeprobe group may switch power modes without a password prompt
-# (edgeprobe runs nvpmodel and jetson_clocks through `sudo -n`).
+# The service user (and its group, whose members are the people who use the agent). The
+# agent runs suites as this user: it needs the GPU devices (group video on a Jetson, render
+# for /dev/dri) and jtop's socket (group jtop), where those groups exist.
+install_service_user() {
+  as_root install -D -m 0644 "$REPO/systemd/edgeprobe.sysusers.conf" "$SYSUSERS_PATH"
+  if command -v systemd-sysusers >/dev/null 2>&1; then
+    as_root systemd-sysusers "$SYSUSERS_PATH"
+  else
+    getent group "$GROUP" >/dev/null 2>&1 || as_root groupadd --system "$GROUP"
+    getent passwd "$SERVICE_USER" >/dev/null 2>&1 ||
+      as_root useradd --system --gid "$GROUP" --home-dir "$STATE_DIR" --no-create-home \
+        --shell /usr/sbin/nologin --comment "edgeprobe agent" "$SERVICE_USER"
+  fi
+  local group groups=(video render)
+  [[ $PLATFORM == jetson && $JTOP == 1 ]] && groups+=(jtop)
+  for group in "${groups[@]}"; do
+    if [[ $DRY_RUN == 1 ]] || getent group "$group" >/dev/null 2>&1; then
+      as_root usermod -aG "$group" "$SERVICE_USER"
+    fi
+  done
+}
+
+# The power commands edgeprobe runs through `sudo -n`, exactly as it runs them, for the
+# group edgeprobe (the service user and the people in the group); nothing else. In sudoers,
+# [0-9] stands for one digit and "" for no arguments at all.
+sudoers_rule() {
+  local commands
+  if [[ $PLATFORM == jetson ]]; then
+    local nvpmodel jetson_clocks
+    nvpmodel=$(command -v nvpmodel || echo /usr/sbin/nvpmodel)
+    jetson_clocks=$(command -v jetson_clocks || echo /usr/bin/jetson_clocks)
+    commands="$nvpmodel -m [0-9], $nvpmodel -m [0-9][0-9], $jetson_clocks \"\", \\
+    $jetson_clocks --store $CLOCKS_FILE, $jetson_clocks --restore $CLOCKS_FILE"
+  else
+    local smi
+    smi=$(command -v nvidia-smi || echo /usr/bin/nvidia-smi)
+    commands="$smi -i [0-9] -pl [1-9][0-9], $smi -i [0-9] -pl [1-9][0-9][0-9], \\
+    $smi -i [0-9] -pl [1-9][0-9][0-9][0-9]"
+  fi
+  printf '# Written by edgeprobe install/install.sh: the power commands edgeprobe runs.\n'
+  printf 'Cmnd_Alias EDGEPROBE_POWER = %s\n' "$commands"
+  printf '%%%s ALL=(root) NOPASSWD: EDGEPROBE_POWER\n' "$GROUP"
+}
+
 install_sudoers() {
-  local nvpmodel jetson_clocks rule
-  nvpmodel=$(command -v nvpmodel || echo /usr/sbin/nvpmodel)
-  jetson_clocks=$(command -v jetson_clocks || echo /usr/bin/jetson_clocks)
-  rule="%$GROUP ALL=(root) NOPASSWD: $nvpmodel, $jetson_clocks"
   if [[ $DRY_RUN == 1 ]]; then
-    say "+ [root] install -m 0440 <'$rule'> $SUDOERS_PATH (checked with visudo -cf)"
+    say "+ [root] install -m 0440 <the rule below> $SUDOERS_PATH (checked with visudo -cf)"
+    sudoers_rule | sed 's/^/    /'
     return 0
   fi
   local staged
   staged=$(mktemp)
-  printf '%s\n' "$rule" >"$staged"
-  visudo -cf "$staged" >/dev/null || die 1 "the sudoers rule did not validate: $rule"
+  sudoers_rule >"$staged"
+  visudo -cf "$staged" >/dev/null || die 1 "the sudoers rule did not validate: $(tr '\n' ' ' <"$staged")"
   as_root install -m 0440 "$staged" "$SUDOERS_PATH"
   rm -f "$staged"
 }
 
 uninstall() {
   if [[ -e $UNIT_PATH || $DRY_RUN == 1 ]]; then
+    # Runs outlive the agent (KillMode=process): end them too (SIGTERM: each restores its
+    # power settings and closes its bundle), then wait for them to go.
+    as_root systemctl kill --kill-whom=all "$SERVICE" || true
     as_root systemctl disable --now "$SERVICE"
+    if [[ $DRY_RUN == 0 ]]; then
+      wait_for_runs
+    fi
     as_root rm -f "$UNIT_PATH"
     as_root systemctl daemon-reload
   fi
   as_root rm -f "$SUDOERS_PATH" "$SYSUSERS_PATH"
+  as_root rm -rf "$CLOCKS_DIR"
   if [[ -L $LINK_PATH || $DRY_RUN == 1 ]]; then
     as_root rm -f "$LINK_PATH"
+  fi
+  if getent passwd "$SERVICE_USER" >/dev/null 2>&1 || [[ $DRY_RUN == 1 ]]; then
+    as_root userdel "$SERVICE_USER" || warn "could not remove user $SERVICE_USER: remove it with 'userdel $SERVICE_USER' once its processes are gone"
   fi
   if getent group "$GROUP" >/dev/null 2>&1 || [[ $DRY_RUN == 1 ]]; then
     as_root groupdel "$GROUP"
@@ -238,6 +291,14 @@ uninstall() {
     as_root rm -rf "$VENV"
   fi
   say "edgeprobe removed; bundles in /var/lib/edgeprobe and ~/.local/share/edgeprobe were kept"
+}
+
+wait_for_runs() {  # up to 90 s for the service user's processes to end
+  local waited=0
+  while pgrep -u "$SERVICE_USER" >/dev/null 2>&1 && ((waited < 90)); do
+    sleep 1
+    waited=$((waited + 1))
+  done
 }
 
 # --- main -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from edgeprobe.telemetry.platform import l4t_release
 from tests.conftest import REPO
+from tests.sudo_rules import sudo_allows, sudo_rule, unit_environment
 
 INSTALL = REPO / "install" / "install.sh"
 BUILD = REPO / "install" / "build-kernels.sh"
@@ -141,7 +143,12 @@ def test_dry_run_on_a_jetson(tmp_path):
     assert any("pip install -U" in s and s.endswith("jetson-stats") for s in root_steps)
     assert "[root] usermod -aG jtop ada" in root_steps
     assert "[root] usermod -aG edgeprobe ada" in root_steps
-    assert any("NOPASSWD:" in s and "tests/fixtures/bin/nvpmodel" in s for s in root_steps)
+    assert "[root] systemd-sysusers /etc/sysusers.d/edgeprobe.conf" in root_steps
+    assert "[root] usermod -aG jtop edgeprobe" in root_steps  # the service user reads jtop
+    assert "[root] install -d -m 0755 -o root -g root /var/lib/edgeprobe-clocks" in root_steps
+    rule = sudo_rule(out)
+    assert {path.rsplit("/", 1)[1] for path, _ in rule} == {"nvpmodel", "jetson_clocks"}
+    assert all(path.startswith(str(REPO / "tests/fixtures/bin")) for path, _ in rule)
     assert "[root] systemctl enable edgeprobe-agent.service" in root_steps
     assert steps[-1] == f"{venv}/bin/edgeprobe doctor"
 
@@ -155,9 +162,12 @@ def test_dry_run_on_an_x86_gpu(tmp_path):
     assert f"{venv}/bin/python -m pip install torch" in steps
     builds = [s for s in steps if " pip wheel " in s]
     assert len(builds) == 2 and all("EDGEPROBE_CUDA_ARCHS=8.9" in b for b in builds)
-    assert not any("jetson-stats" in s or "jtop" in s or "sudoers" in s for s in steps)
+    assert not any("jetson-stats" in s or "jtop" in s or "clocks" in s for s in steps)
     assert any(s.startswith("[root] install -m 0644 <systemd/edgeprobe-agent.service with "
                             f"ExecStart={venv}/bin/edgeprobe>") for s in steps)
+    assert sudo_rule(done.stdout) == [(str(FAKE_BIN / "nvidia-smi"), f"-i [0-9] -pl {watts}")
+                                      for watts in ("[1-9][0-9]", "[1-9][0-9][0-9]",
+                                                    "[1-9][0-9][0-9][0-9]")]
     assert steps[-1] == f"{venv}/bin/edgeprobe doctor"
 
 
@@ -207,8 +217,12 @@ def test_uninstall_dry_run_removes_service_group_and_environment(tmp_path):
     done = run_script(INSTALL, "--uninstall", "--dry-run", "--prefix", str(tmp_path / "opt"))
     assert done.returncode == 0, done.stderr
     steps = commands(done.stdout)
-    assert "[root] systemctl disable --now edgeprobe-agent.service" in steps
-    assert "[root] groupdel edgeprobe" in steps
+    # The runs outlive the agent: they are ended first (SIGTERM: power restored, bundle
+    # closed), then the service, its user and its group go.
+    assert steps.index("[root] systemctl kill --kill-whom=all edgeprobe-agent.service") < \
+        steps.index("[root] systemctl disable --now edgeprobe-agent.service") < \
+        steps.index("[root] userdel edgeprobe") < steps.index("[root] groupdel edgeprobe")
+    assert "[root] rm -rf /var/lib/edgeprobe-clocks" in steps
     assert f"[root] rm -rf {tmp_path / 'opt' / 'venv'}" in steps
     assert "bundles in /var/lib/edgeprobe" in done.stdout
 
@@ -360,6 +374,132 @@ def test_wrapper_makes_real_nvcc_assemble_for_one_architecture_only(tmp_path):
     assert assemblies == {"sm_90"}
 
 
+# --- the sudo rule ---------------------------------------------------------------------------
+
+JETSON_PATH = {"PATH": f"{REPO / 'tests/fixtures/bin'}{os.pathsep}{FAKE_BIN}{os.pathsep}"
+                       f"{os.environ['PATH']}"}
+
+
+def test_the_sudo_rule_allows_the_power_commands_a_run_uses_and_nothing_else(tmp_path,
+                                                                              monkeypatch):
+    """A run of the (unprivileged) service switches the mode and pins the clocks, then puts
+    both back: every command it runs through sudo is one the rule allows, with the clocks
+    file the unit names; commands that would give root are not."""
+    from edgeprobe.power.session import PowerRequest, PowerSession
+
+    done = plan(tmp_path, "orin-nano-jp62", "--torch-wheel", "/srv/torch.whl", env=JETSON_PATH)
+    rule = sudo_rule(done.stdout)
+    clocks = unit_environment()["EDGEPROBE_JETSON_CLOCKS_FILE"]
+    board = tmp_path / "board"
+    shutil.copytree(REPO / "tests/fixtures/power/orin-nano", board)
+    calls = tmp_path / "calls.jsonl"
+    for key, value in {"EDGEPROBE_SYSFS_ROOT": str(board), "EDGEPROBE_FAKE_LOG": str(calls),
+                       "EDGEPROBE_JETSON_CLOCKS_FILE": str(tmp_path / "clocks.conf"),
+                       "PATH": f"{REPO / 'tests/fixtures/nvml/bin'}{os.pathsep}"
+                               f"{JETSON_PATH['PATH']}"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(os, "geteuid", lambda: 999)  # as the service user: through sudo
+    session = PowerSession(PowerRequest(mode="MAXN_SUPER", jetson_clocks=True), tmp_path / "st")
+    session.preflight()
+    with session:
+        pass
+    through_sudo = [json.loads(line)["args"] for line in calls.read_text().splitlines()
+                    if json.loads(line)["prog"] == "sudo"]
+    run = [[path, *(clocks if arg == str(tmp_path / "clocks.conf") else arg for arg in args)]
+           for _, path, *args in through_sudo]
+    assert [[Path(path).name, *args] for path, *args in run] == [
+        ["nvpmodel", "-m", "2"], ["jetson_clocks", "--store", clocks], ["jetson_clocks"],
+        ["jetson_clocks", "--restore", clocks], ["nvpmodel", "-m", "0"]]
+    for path, *args in run:
+        assert sudo_allows(rule, path, args), (path, args)
+    nvpmodel, jetson_clocks = run[0][0], run[1][0]
+    for path, args in ((nvpmodel, ["-f", "/tmp/mine.conf"]), (nvpmodel, ["-m", "0", "-f", "x"]),
+                       (nvpmodel, ["-m", "123"]), (nvpmodel, []),
+                       (jetson_clocks, ["--restore", "/tmp/mine.conf"]),
+                       (jetson_clocks, ["--store", "/etc/shadow"]), (jetson_clocks, ["--fan"]),
+                       ("/bin/sh", [])):
+        assert not sudo_allows(rule, path, args), (path, args)
+
+
+@pytest.mark.skipif(shutil.which("visudo") is None, reason="no visudo here")
+@pytest.mark.parametrize("machine", ["orin-nano-jp62", "x86-rtx4060"])
+def test_the_sudo_rule_is_valid_sudoers(tmp_path, machine):
+    done = plan(tmp_path, machine, "--torch-wheel", "/srv/torch.whl", env=JETSON_PATH)
+    lines = done.stdout.split("<the rule below>", 1)[1].splitlines()[1:]
+    rule = tmp_path / "rule"
+    rule.write_text("".join(line[4:] + "\n" for line in lines if line.startswith("    ")))
+    checked = subprocess.run(["visudo", "-cf", str(rule)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+CLOCKS = "/var/lib/edgeprobe-clocks/jetson_clocks.conf"
+# Command lines checked against sudo itself: (machine, program, arguments, allowed).
+SUDO_CASES = [
+    *[("orin-nano-jp62", "nvpmodel", ["-m", mode], True) for mode in ("0", "2", "12")],
+    ("orin-nano-jp62", "jetson_clocks", [], True),
+    ("orin-nano-jp62", "jetson_clocks", ["--store", CLOCKS], True),
+    ("orin-nano-jp62", "jetson_clocks", ["--restore", CLOCKS], True),
+    ("orin-nano-jp62", "nvpmodel", [], False),
+    ("orin-nano-jp62", "nvpmodel", ["-f", "/tmp/mine.conf"], False),
+    ("orin-nano-jp62", "nvpmodel", ["-m", "0", "-f", "/tmp/mine.conf"], False),
+    ("orin-nano-jp62", "nvpmodel", ["-m", "0 -f /tmp/mine.conf"], False),
+    ("orin-nano-jp62", "nvpmodel", ["-m", "123"], False),
+    ("orin-nano-jp62", "jetson_clocks", ["--restore", "/tmp/mine.conf"], False),
+    ("orin-nano-jp62", "jetson_clocks", ["--store", "/etc/shadow"], False),
+    ("orin-nano-jp62", "jetson_clocks", ["--fan"], False),
+    ("orin-nano-jp62", "/bin/sh", [], False),
+    *[("x86-rtx4060", "nvidia-smi", ["-i", gpu, "-pl", watts], True)
+      for gpu, watts in (("0", "300"), ("3", "60"), ("0", "1000"))],
+    *[("x86-rtx4060", "nvidia-smi", args, False)
+      for args in (["-i", "0", "-pl", "300", "-r"], ["-i", "0", "-pl", "3000000"], ["-r"],
+                   ["-i", "0", "-pm", "1"], ["-i", "0", "-pl", "30.5"])],
+]
+
+
+def _sudo() -> tuple[str, dict[str, str], str] | None:
+    """(sudo, environment, sudo.conf text) to check the rule with: the package unpacked in
+    $EDGEPROBE_TEST_SUDO_ROOT (`apt-get download sudo && dpkg -x sudo_*.deb DIR`), else the
+    system's sudo."""
+    unpacked = os.environ.get("EDGEPROBE_TEST_SUDO_ROOT")
+    if unpacked:
+        plugins = Path(unpacked) / "usr/libexec/sudo"
+        return (f"{unpacked}/usr/bin/sudo", {"LD_LIBRARY_PATH": str(plugins)},
+                f"Plugin sudoers_policy {plugins}/sudoers.so\n")
+    sudo = shutil.which("sudo")
+    return (sudo, {}, "") if sudo else None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None or _sudo() is None,
+                    reason="needs root, unshare and a sudo")
+@pytest.mark.parametrize("machine", ["orin-nano-jp62", "x86-rtx4060"])
+def test_sudo_itself_allows_the_rules_commands_and_no_others(tmp_path, machine):
+    """The rule in a private /etc (a mount namespace), as `sudo -l -U edgeprobe` judges it."""
+    sudo, sudo_env, sudo_conf = _sudo()  # type: ignore[misc]
+    etc = tmp_path / "etc"
+    subprocess.run(["cp", "-a", "/etc", str(etc)], check=True)
+    with open(etc / "passwd", "a") as passwd, open(etc / "group", "a") as group:
+        passwd.write("edgeprobe:x:4999:4999:edgeprobe agent:/var/lib/edgeprobe:/bin/false\n")
+        group.write("edgeprobe:x:4999:\n")
+    done = run_script(INSTALL, "--dry-run", "--prefix", str(tmp_path / "opt"), "--torch-wheel",
+                      "/srv/t.whl", "--no-kernels", machine=machine, env=JETSON_PATH)
+    lines = done.stdout.split("<the rule below>", 1)[1].splitlines()[1:]
+    (etc / "sudoers").write_text("".join(line[4:] + "\n" for line in lines
+                                         if line.startswith("    ")))
+    (etc / "sudoers").chmod(0o440)
+    if sudo_conf:
+        (etc / "sudo.conf").write_text(sudo_conf)
+    programs = {Path(path).name: path for path, _ in sudo_rule(done.stdout)}
+    programs["/bin/sh"] = "/bin/sh"
+    cases = [case for case in SUDO_CASES if case[0] == machine]
+    script = "".join(shlex.join([sudo, "-n", "-l", "-U", "edgeprobe", programs[program], *args])
+                     + " >/dev/null 2>&1; echo $?\n" for _, program, args, _ in cases)
+    judged = subprocess.run(["unshare", "-m", "bash", "-c", f"mount --bind {etc} /etc\n{script}"],
+                            capture_output=True, text=True, env={**os.environ, **sudo_env},
+                            timeout=120)
+    allowed = [code == "0" for code in judged.stdout.split()]
+    assert allowed == [case[3] for case in cases], judged.stderr
+
+
 # --- shellcheck ----------------------------------------------------------------------------
 
 def test_shell_scripts_are_shellcheck_clean():
@@ -394,13 +534,24 @@ def test_service_unit_matches_the_agent_contract():
     assert "EDGEPROBE_DATA_DIR=/var/lib/edgeprobe" in settings["Environment"]
     assert settings["RuntimeDirectory"] == ["edgeprobe"] == settings["StateDirectory"]
     assert settings["RuntimeDirectoryMode"] == ["0750"]
-    assert settings["Group"] == ["edgeprobe"] and settings["User"] == ["root"]
-    assert settings["ProtectSystem"] == ["strict"] and settings["NoNewPrivileges"] == ["yes"]
-    assert settings["RestrictAddressFamilies"] == ["AF_UNIX AF_NETLINK"]
+    # Not root: the suites run as the service user, the power commands through sudo.
+    assert settings["User"] == ["edgeprobe"] and settings["Group"] == ["edgeprobe"]
+    assert settings["ProtectSystem"] == ["strict"] and settings["PrivateNetwork"] == ["yes"]
+    # Stopping or restarting the agent leaves its runs going.
+    assert settings["KillMode"] == ["process"]
+    # What stops a non-root service from gaining privileges would stop sudo too.
+    for stops_sudo in ("NoNewPrivileges", "RestrictAddressFamilies", "RestrictNamespaces",
+                       "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality",
+                       "SystemCallArchitectures", "SystemCallFilter", "ProtectHostname",
+                       "ProtectKernelLogs", "MemoryDenyWriteExecute", "DynamicUser",
+                       "PrivateUsers"):
+        assert stops_sudo not in settings
     for hides_the_gpu_or_sysfs in ("PrivateDevices", "DeviceAllow", "DevicePolicy",
                                    "ProtectKernelTunables", "ProtectClock"):
         assert hides_the_gpu_or_sysfs not in settings
-    assert "g edgeprobe -" in (REPO / "systemd" / "edgeprobe.sysusers.conf").read_text()
+    sysusers = (REPO / "systemd" / "edgeprobe.sysusers.conf").read_text()
+    assert "g edgeprobe -" in sysusers
+    assert 'u edgeprobe - "edgeprobe agent" /var/lib/edgeprobe' in sysusers
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from edgeprobe.bundle import read_bundle
 from edgeprobe.telemetry import decode_timeline
 from tests.conftest import REPO, write_suite
+from tests.sudo_rules import dry_run_rule, sudo_allows
 
 pytestmark = pytest.mark.slow
 
@@ -88,3 +90,35 @@ def test_refused_before_any_work(gpu, tmp_path, extra_env, watts, message):
     assert run.returncode == 3
     assert stderr.strip() == message
     assert not out.exists() and _limit_w(limit) == 700.0
+
+
+def test_without_root_the_limit_goes_through_the_one_command_sudo_allows(gpu, tmp_path):
+    """NVML lets only root set the limit; the agent's unprivileged service sets and restores
+    it with `sudo -n nvidia-smi -i N -pl WATTS`, the command its sudo rule names."""
+    limit, env = gpu
+    calls = tmp_path / "calls.jsonl"
+    env = {**env, "FAKE_NVML_DENY_SET": "1", "EDGEPROBE_FAKE_LOG": str(calls),
+           "PATH": f"{REPO / 'tests' / 'fixtures' / 'nvml' / 'bin'}{os.pathsep}{env['PATH']}"}
+    code = ("import sys\n"
+            "from pathlib import Path\n"
+            "from edgeprobe.power.session import PowerRequest, PowerSession\n"
+            "session = PowerSession(PowerRequest(power_limit_w=300), Path(sys.argv[1]))\n"
+            "session.preflight()\n"
+            "with session:\n"
+            "    print(session._nvml.read().current_w)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "state")], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["300.0"]
+    assert _limit_w(limit) == 700.0
+    logged = [json.loads(line) for line in calls.read_text().splitlines()]
+    # The permission check sets the limit in force, then the run's limit, then the restore.
+    assert [c["args"] for c in logged if c["prog"] == "nvidia-smi"] == \
+        [["-i", "0", "-pl", "700"], ["-i", "0", "-pl", "300"], ["-i", "0", "-pl", "700"]]
+    through_sudo = [c["args"][0] for c in logged if c["prog"] == "sudo"]
+    assert through_sudo == ([] if os.geteuid() == 0 else ["-n"] * 3)
+    # Each is a command the sudo rule install.sh writes on a GPU machine allows.
+    rule = dry_run_rule(tmp_path, "x86-rtx4060")
+    for call in logged:
+        if call["prog"] == "nvidia-smi":
+            assert sudo_allows(rule, rule[0][0], call["args"]), call

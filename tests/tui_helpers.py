@@ -113,6 +113,22 @@ def stop_agent(process: subprocess.Popen[str]) -> None:
             process.kill()
 
 
+def stop_jobs(data_dir: Path) -> None:
+    """End the runs an agent started there: they outlive the agent, not the test. Only a
+    process that is still the job's (same pid, start and boot) is signalled."""
+    from edgeprobe.agent.jobfiles import ProcessIdentity
+
+    for job_file in data_dir.glob("jobs/*/job.json"):
+        try:
+            record = json.loads(job_file.read_text())
+            identity = ProcessIdentity(record["pid"], record["process_start_ticks"],
+                                       record["boot_id"])
+            if identity.alive():
+                os.killpg(identity.pid, signal.SIGKILL)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+
+
 @contextlib.contextmanager
 def agent_process(path: Path, env: dict[str, str], *extra: str) -> Iterator[subprocess.Popen[str]]:
     process = start_agent(path, env, *extra)
@@ -120,6 +136,8 @@ def agent_process(path: Path, env: dict[str, str], *extra: str) -> Iterator[subp
         yield process
     finally:
         stop_agent(process)
+        if env.get("EDGEPROBE_DATA_DIR"):
+            stop_jobs(Path(env["EDGEPROBE_DATA_DIR"]))
 
 
 async def until(pilot: Any, predicate: Callable[[], bool], what: str,

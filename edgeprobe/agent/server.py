@@ -101,6 +101,7 @@ class AgentServer:
 
     async def start(self) -> None:
         self._claim_socket()
+        self.jobs.start()  # first: it refuses a jobs folder that another agent uses
         quiet_accept_errors(asyncio.get_running_loop())
         old_umask = os.umask(0o117)  # the socket is born 0660: no window where others can connect
         try:
@@ -116,7 +117,6 @@ class AgentServer:
                     from None
         if self.telemetry is not None:
             self.telemetry.start()
-        self.jobs.start()
 
     async def serve_forever(self) -> None:
         await self.start()
@@ -272,7 +272,11 @@ class AgentServer:
                              f"{limits.max_argv_bytes} bytes")
         if sum(j.state == "queued" for j in self.jobs.jobs.values()) >= limits.max_queued_jobs:
             raise ValueError(f"{limits.max_queued_jobs} jobs are already queued")
-        job = self.jobs.submit(argv)
+        try:
+            job = self.jobs.submit(argv)
+        except OSError as exc:
+            return {"op": "error", "error": f"cannot record the job in {self.jobs.root} "
+                                            f"({exc.strerror or exc})"}
         return {"op": "started", "job": job.summary()}
 
     async def _op_cancel(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
@@ -284,8 +288,7 @@ class AgentServer:
         return {"op": "jobs", "jobs": [j.summary() for j in newest]}
 
     async def _op_recent(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
-        job = self.jobs.jobs.get(int(message["job"]))
-        return {"op": "recent", "events": list(job.recent) if job else []}
+        return {"op": "recent", "events": self.jobs.recent(int(message["job"]))}
 
     async def _op_bundles(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
         found = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -31,6 +32,10 @@ async def _serve(server: AgentServer) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # One line per message on stderr (the journal under systemd): re-attached jobs, jobs
+    # found ended, clients refused.
+    logging.basicConfig(level=logging.INFO, format="edgeprobe agent: %(message)s",
+                        stream=sys.stderr)
     path = Path(args.socket) if args.socket else socket_path()
     check_socket_folder(path, create=True)
     feed = None

@@ -97,7 +97,8 @@ def _follow(client: AgentClient, job_id: int, view: ProgressView, console: Conso
         return 130
     except AgentUnavailable:
         view.progress.stop()
-        console.print("[red]lost the agent; the job's bundle keeps what completed[/]")
+        console.print(f"[red]lost the agent; job {job_id} goes on without it (see `edgeprobe "
+                      "jobs` once an agent runs again)[/]", highlight=False)
         return 1
     finally:
         signal.signal(signal.SIGHUP, previous)

@@ -44,7 +44,7 @@ def agent_state(timeout_s: float = 3.0) -> AgentState:
 def check_agent(state: AgentState) -> Check:
     title = "agent reachable"
     if state.answers:
-        who = "as root" if state.as_root else "as a user (power changes need root)"
+        who = "as root" if state.as_root else "as a user (power changes through sudo -n)"
         return Check("agent", title, OK,
                      f"edgeprobe {state.version} agent at {state.path}, running {who}",
                      data={"socket": str(state.path), "as_root": state.as_root})

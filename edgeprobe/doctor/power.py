@@ -1,6 +1,7 @@
 """Permission to change power: nvpmodel / jetson_clocks on a Jetson, the NVML power limit on
 a discrete GPU. Root can; so can the agent when it runs as root (it applies the power request
-of the runs it executes); a Jetson user can through a `sudo -n` rule."""
+of the runs it executes); a user, and the agent's service user, can through the `sudo -n`
+rule install/install.sh writes for group edgeprobe, which names the exact commands."""
 
 from __future__ import annotations
 
@@ -13,19 +14,20 @@ from edgeprobe.doctor.result import OK, SKIP, WARN, Check
 from edgeprobe.power.nvml_limit import NvmlPowerLimit
 from edgeprobe.power.programs import PowerControlError, find
 
-JETSON_PROGRAMS = ("nvpmodel", "jetson_clocks")
+# Each program with arguments it is run with (the sudo rule allows those commands only).
+JETSON_PROGRAMS = {"nvpmodel": ("-m", "0"), "jetson_clocks": ()}
 SUDOERS_FIX = ("sudo install/install.sh adds a sudo rule for group edgeprobe; or run edgeprobe "
                "with sudo, or through the agent service")
 
 
-def sudo_allows(program_path: str, timeout_s: float = 10.0) -> bool:
-    """Whether ``sudo -n`` would run this program without asking for a password."""
+def sudo_allows(program_path: str, *args: str, timeout_s: float = 10.0) -> bool:
+    """Whether ``sudo -n`` would run this command without asking for a password."""
     sudo = find("sudo")
     if sudo is None:
         return False
     try:
-        done = subprocess.run([sudo, "-n", "-l", program_path], capture_output=True, text=True,
-                              timeout=timeout_s, check=False)
+        done = subprocess.run([sudo, "-n", "-l", program_path, *args], capture_output=True,
+                              text=True, timeout=timeout_s, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -45,7 +47,8 @@ def _jetson(agent: AgentState, euid: int) -> Check:
     if agent.answers and agent.as_root:
         return Check("power", title, OK, "the agent runs as root and switches modes for the runs "
                      f"it executes{missing_note}")
-    refused = [name for name, path in present.items() if not sudo_allows(path)]
+    refused = [name for name, path in present.items()
+               if not sudo_allows(path, *JETSON_PROGRAMS[name])]
     if not refused:
         return Check("power", title, OK, f"sudo -n may run {', '.join(present)}{missing_note}")
     return Check("power", title, WARN, f"{', '.join(refused)} need root and sudo -n asks for a "
@@ -73,6 +76,9 @@ def _gpu(agent: AgentState, euid: int) -> Check:
     if agent.answers and agent.as_root:
         return Check("power", title, OK, f"{now}; the agent runs as root and sets it for its runs",
                      data=data)
+    smi = find("nvidia-smi")
+    if smi and sudo_allows(smi, "-i", "0", "-pl", f"{round(limits.current_w)}"):
+        return Check("power", title, OK, f"{now}; sudo -n may run nvidia-smi -pl", data=data)
     return Check("power", title, WARN, f"{now}; only root may change it",
                  "run through the agent service (sudo install/install.sh) or with sudo",
                  data=data)

@@ -3,6 +3,7 @@ jetson_clocks, each verified by reading the state back."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -75,11 +76,18 @@ def set_mode(config: NvpmodelConfig, target: PowerModel, allow_reboot: bool = Fa
     return via
 
 
+# Where the clocks are saved when the state folder will not do: the agent's service runs as
+# an unprivileged user and saves them, through sudo, in a folder only root may write, since
+# `jetson_clocks --restore` as root writes whatever that file says.
+CLOCKS_FILE_ENV = "EDGEPROBE_JETSON_CLOCKS_FILE"
+
+
 class JetsonClocks:
     """jetson_clocks pins clocks at their maximum; ``--store``/``--restore`` undo that."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.saved = state_dir / "jetson_clocks.conf"
+        override = os.environ.get(CLOCKS_FILE_ENV)
+        self.saved = Path(override) if override else state_dir / "jetson_clocks.conf"
 
     def store(self) -> None:
         self.saved.parent.mkdir(parents=True, exist_ok=True)
@@ -99,4 +107,5 @@ class JetsonClocks:
         if result.returncode != 0:
             raise PowerControlError(f"jetson_clocks --restore failed: "
                                     f"{result.output.strip()[:200]}")
-        os.unlink(self.saved)
+        with contextlib.suppress(PermissionError):  # root's file: the next --store replaces it
+            os.unlink(self.saved)

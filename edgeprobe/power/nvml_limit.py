@@ -1,11 +1,19 @@
-"""The power limit of a discrete NVIDIA GPU through NVML (setting it needs root)."""
+"""The power limit of a discrete NVIDIA GPU through NVML (setting it needs root).
+
+Without root, NVML refuses to set it; edgeprobe then runs ``nvidia-smi -i N -pl W`` through
+``sudo -n``, which a sudo rule allows for the agent's service user (install/ writes it). That
+command takes whole watts.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 
-from edgeprobe.power.programs import PowerControlError
+from edgeprobe.power.programs import PowerControlError, find, run_privileged
+
+NEEDS_ROOT = "setting the GPU power limit needs root: run edgeprobe with sudo"
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,7 @@ class NvmlPowerLimit:
             raise PowerControlError("nvidia-ml-py is not installed: pip install "
                                     "'edgeprobe[probe]'") from None
         self._nvml = pynvml
+        self.index = index
         try:
             pynvml.nvmlInit()
             self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
@@ -58,14 +67,25 @@ class NvmlPowerLimit:
         try:
             nvml.nvmlDeviceSetPowerManagementLimit(self._handle, round(watts * 1000))
         except nvml.NVMLError_NoPermission:
-            raise PowerControlError("setting the GPU power limit needs root: run edgeprobe "
-                                    "with sudo") from None
+            self._set_through_sudo(watts)
         except nvml.NVMLError as exc:
             raise PowerControlError(f"NVML refused power limit {watts:g} W: {exc}") from None
         now = self.read().current_w
         if abs(now - watts) > 1.0:
             raise PowerControlError(f"asked for a {watts:g} W power limit but it reads back "
                                     f"as {now:g} W")
+
+    def _set_through_sudo(self, watts: float) -> None:
+        if find("nvidia-smi") is None or (os.geteuid() != 0 and find("sudo") is None):
+            raise PowerControlError(NEEDS_ROOT)
+        try:
+            result = run_privileged("nvidia-smi", "-i", str(self.index), "-pl",
+                                    str(round(watts)))
+        except PowerControlError:
+            result = None
+        if result is None or result.returncode != 0:
+            raise PowerControlError(f"{NEEDS_ROOT}, or allow `sudo -n nvidia-smi -i "
+                                    f"{self.index} -pl WATTS` (install/install.sh does)")
 
     def close(self) -> None:
         with contextlib.suppress(self._nvml.NVMLError):
