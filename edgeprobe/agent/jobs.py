@@ -38,6 +38,7 @@ from edgeprobe.agent.jobfiles import (
     remove_quietly,
 )
 from edgeprobe.agent.paths import bundle_dir
+from edgeprobe.runner import events
 
 Broadcast = Callable[[str, dict[str, Any]], Awaitable[None]]
 FINISHED = ("completed", "failed", "cancelled", "interrupted", "lost")
@@ -309,22 +310,20 @@ class JobQueue:
             self.jobs.pop(job_id, None)
 
     @staticmethod
-    def _track(job: Job, event: dict[str, Any]) -> None:
-        kind = event.get("kind")
-        if kind == "started":
-            job.points_total = int(event.get("total", 0))
-            job.bundle = event.get("path")
-        elif kind == "point":
-            record = event.get("record") or {}
-            if not record.get("search"):
+    def _track(job: Job, message: dict[str, Any]) -> None:
+        event = events.from_message(message)
+        if isinstance(event, events.Started):
+            job.points_total = int(event.total)
+            job.bundle = event.path
+        elif isinstance(event, events.PointDone):
+            if not event.record.get("search"):
                 job.points_done += 1
-        elif kind == "point_started":
-            job.current = (f"{event.get('model')} {event.get('length')} tokens "
-                           f"{event.get('variant')}")
-        elif kind == "finished":
-            job.finished_status = str(event.get("status"))
-        elif kind == "notice" and event.get("level") == "error":
-            job.last_error = str(event.get("message"))
+        elif isinstance(event, events.PointStarted):
+            job.current = f"{event.model} {event.length} tokens {event.variant}"
+        elif isinstance(event, events.Finished):
+            job.finished_status = str(event.status)
+        elif isinstance(event, events.Notice) and event.level == "error":
+            job.last_error = str(event.message)
 
 
 def _state_from_exit(job: Job) -> tuple[str, str | None]:
