@@ -32,6 +32,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--dtype", choices=("float16", "bfloat16", "float32"))
     run.add_argument("--out", help="bundle path (default: the data folder, a new name)")
+    run.add_argument("--resume", metavar="BUNDLE",
+                     help="continue an unfinished run into its bundle: what it finished is "
+                          "kept, the rest is measured with the run's own arguments")
     run.add_argument("--find-max-context", action="store_true",
                      help="after the sweep, search the largest prompt that fits per model")
     run.add_argument("--search-resolution", default="1K", metavar="N",
@@ -52,6 +55,11 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--warmup", type=argtypes.count, metavar="N")
     run.add_argument("--weights", action="append", metavar="[MODEL=]DIR",
                      help="load a local checkpoint instead of random weights")
+    run.add_argument("--model-dir", action="append", metavar="DIR",
+                     help="also run the model a local folder's config.json describes (random "
+                          "weights, nothing downloaded); without --models, only such models")
+    run.add_argument("--trust-remote-code", action="store_true",
+                     help="let a --model-dir folder run its own modeling code (auto_map)")
     run.add_argument("--point-timeout", type=argtypes.seconds, default=3600.0, metavar="SECONDS")
     run.add_argument("--threads", type=argtypes.threads, help="CPU threads for torch")
     run.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
@@ -169,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fidelity(sub)
     show.add_argument("--kernels", action="store_true",
                       help="per-kernel latency: category shares and the top kernels per point")
+    show.add_argument("--timing", action="store_true",
+                      help="where the run's wall time went: model builds, warm-up, timed "
+                           "passes, decode, profiling, searches, cool-down, idle")
     show.add_argument("--top", type=argtypes.integer(1, 1_000_000), default=10, metavar="N",
                       help="kernels listed per profiled point with --kernels (default 10)")
     models = sub.add_parser("models", help="list model presets")
@@ -234,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.raw_argv = list(sys.argv[1:] if argv is None else argv)
+    args.parse_again = parser.parse_args  # ``run --resume`` replays a bundle's arguments
     if not args.command:
         parser.print_help()
         return 2

@@ -88,6 +88,21 @@ def format_seconds(value: float | None, compact: bool = False) -> str:
     return f"{_three_digits(value * 1e6)}µs" if compact else f"{value * 1e6:.1f} µs"
 
 
+def format_duration(value: float | None) -> str:
+    """A wall time: ``850 ms``, ``12.3 s``, ``4m 03s``, ``1h 02m``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if value < 1:
+        return f"{value * 1e3:.0f} ms"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(round(value), 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
 def format_bytes_compact(value: float | None) -> str:
     return format_bytes(value, compact=True)
 

@@ -123,3 +123,14 @@ def test_a_full_disk_gives_one_line_and_a_readable_bundle(tmp_path):
     assert bundle.truncated and not bundle.damaged and bundle.footer is None
     assert out.stat().st_size <= limit
     assert "Traceback" not in result.stdout and "BundleWriteError" not in result.stdout
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["run", "--resume", "missing.epb"], "missing.epb: no such file"),
+    (["run", "--resume", "."], "is a directory, not a bundle"),
+    (["run", "--model-dir", "nowhere"], "--model-dir: "),
+    (["run", "--trust-remote-code"], "--trust-remote-code needs a --model-dir folder"),
+])
+def test_resume_and_model_folders_get_one_line(cli, tmp_path, args, fragment):
+    assert fragment in _refused(cli(*args, "--local", cwd=tmp_path))
+    assert not list(tmp_path.iterdir())

@@ -136,6 +136,11 @@ def test_find_max_context_on_cpu(cli, tmp_path):
     # The logits alone (positions x 8192 x 4 bytes) exceed the budget past 5K tokens.
     assert 1024 <= record["max_ok_tokens"] < 5 * 1024
     assert "Max context" in result.stdout
+    # What stopped it, with the memory behind it.
+    assert record["limit_kind"] == "memory" and record["memory_bound"] is None
+    assert record["limit_budget_bytes"] == 160 * 1024**2
+    shown = cli("show", str(out))
+    assert "memory" in shown.stdout and "out of memory at" in shown.stdout
 
 
 def _wait_for(predicate, timeout_s=120.0):

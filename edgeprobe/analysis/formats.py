@@ -32,6 +32,9 @@ def rich_table(table: TextTable) -> Table:
         if cells and "throttled" in row[-1]:
             cells[-1] = f"[yellow]{cells[-1]}[/]"
         rendered.add_row(*cells)
+    if table.notes:
+        rendered.caption = escape("\n".join(table.notes))
+        rendered.caption_justify = "left"
     return rendered
 
 
@@ -62,6 +65,8 @@ def markdown_table(table: TextTable, level: int = 3) -> str:
              "|" + "|".join("---:" if i in table.right_aligned else "---"
                             for i in range(len(table.headers))) + "|"]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+    if table.notes:
+        lines += ["", *(f"- {note}" for note in table.notes)]
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from edgeprobe.analysis.figures import peak_bytes
+from edgeprobe.analysis.limits import limit_detail, limit_kind
 from edgeprobe.analysis.rows import FAILED_STATUSES
 from edgeprobe.bundle.reader import Bundle
 
@@ -32,6 +33,9 @@ class MaxContext:
     source: str
     memory_budget_bytes: int | None
     peak_bytes_at_max: int | None
+    # What stopped it: memory, kernel, timeout, search limit, error (see analysis.limits).
+    limit: str | None = None
+    limit_detail: str | None = None
 
     @property
     def lower_bound(self) -> bool:
@@ -55,7 +59,8 @@ def _from_record(label: str, record: dict[str, Any], budget: int | None) -> MaxC
         max_ok_tokens=max_ok, first_fail_tokens=first_fail,
         fail_status=record.get("fail_status") if first_fail is not None else None,
         source=SOURCE_SEARCH,
-        memory_budget_bytes=record.get("memory_budget_bytes", budget), peak_bytes_at_max=peak)
+        memory_budget_bytes=record.get("memory_budget_bytes", budget), peak_bytes_at_max=peak,
+        limit=limit_kind(record), limit_detail=limit_detail(record))
 
 
 def _from_points(label: str, key: tuple[str, str, str], points: list[dict[str, Any]],
@@ -69,13 +74,15 @@ def _from_points(label: str, key: tuple[str, str, str], points: list[dict[str, A
     above = [p for p in failed if max_ok is None or p["length_tokens"] > max_ok]
     first = min(above, key=lambda p: p["length_tokens"], default=None)
     model, implementation, variant = key
+    limit = None if first is None else limit_kind({"fail_status": first.get("status")})
     return MaxContext(
         bundle=label, model=model, implementation=implementation,
         family=points[0].get("family") or "?", variant=variant, max_ok_tokens=max_ok,
         first_fail_tokens=first["length_tokens"] if first else None,
         fail_status=first.get("status") if first else None,
         source=SOURCE_SEARCH_CUT_SHORT if any(p.get("search") for p in points) else SOURCE_SWEEP,
-        memory_budget_bytes=budget, peak_bytes_at_max=peak_bytes(best) if best else None)
+        memory_budget_bytes=budget, peak_bytes_at_max=peak_bytes(best) if best else None,
+        limit=limit)
 
 
 def max_contexts(label: str, bundle: Bundle) -> list[MaxContext]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import textwrap
 from typing import Any
 
@@ -22,11 +23,13 @@ from edgeprobe.analysis.kernels import (
     shown_categories,
     top_rows,
 )
+from edgeprobe.analysis.limits import limit_detail, limit_kind
 from edgeprobe.analysis.summary import summarize
 from edgeprobe.bundle.reader import Bundle
 from edgeprobe.units import (
     format_bytes,
     format_bytes_compact,
+    format_duration,
     format_seconds,
     format_seconds_compact,
     format_spread_percent,
@@ -35,7 +38,7 @@ from edgeprobe.units import (
 
 # Events about the conditions of a run (power, clocks, temperature) that `show` always lists.
 CONDITION_EVENTS = ("power_mode", "power_limit", "jetson_clocks", "cooldown", "idle_baseline",
-                    "retry_throttled", "stale_restore", "critical_temperature")
+                    "retry_throttled", "stale_restore", "critical_temperature", "resumed")
 _PATH_SHORT = {"fused": "fused", "partial": "part", "reference": "ref"}
 _STATUS_STYLE = {"ok": "green", "oom": "yellow", "skipped": "dim", "kernel_error": "red",
                  "error": "red", "timeout": "red", "crashed": "red"}
@@ -110,19 +113,29 @@ def summary_table(points: list[dict[str, Any]], title: str = "Results") -> Text:
 
 
 def max_context_table(records: list[dict[str, Any]]) -> Table:
+    """One row per search, with what stopped it; a line under the table for each limit that
+    has more to say (the peak against the budget, the memory left at a device fault)."""
     table = Table(title="Max context (largest prompt that fit)", title_justify="left",
                   header_style="bold", pad_edge=False)
-    for name in ("model", "impl", "prefill", "max tokens", "first failure", "budget", "trials"):
+    for name in ("model", "impl", "prefill", "max tokens", "stopped by", "at", "budget",
+                 "trials"):
         table.add_column(name, justify="right" if name in ("max tokens", "trials") else "left")
+    notes = []
     for rec in records:
-        fail = "-" if rec.get("limit_reached") else (
-            f"{format_tokens(rec.get('first_fail_tokens'))} ({rec.get('fail_status')})")
+        kind = limit_kind(rec)
+        at = "-" if kind == "search limit" else format_tokens(rec.get("first_fail_tokens"))
         max_ok = rec.get("max_ok_tokens")
-        max_text = (f">= {max_ok:,}" if rec.get("limit_reached") else f"{max_ok:,}") \
+        max_text = (f">= {max_ok:,}" if kind == "search limit" else f"{max_ok:,}") \
             if max_ok is not None else "none"
         table.add_row(rec["model"], rec.get("implementation", "hf"), _variant_label(rec["variant"]),
-                      max_text, fail, format_bytes(rec.get("memory_budget_bytes")),
+                      max_text, kind, at, format_bytes(rec.get("memory_budget_bytes")),
                       str(len(rec.get("trials", []))))
+        detail = limit_detail(rec)
+        if detail:
+            notes.append(f"{rec['model']} {_variant_label(rec['variant'])}: {detail}")
+    if notes:
+        table.caption = escape("\n".join(notes))
+        table.caption_justify = "left"
     return table
 
 
@@ -154,15 +167,22 @@ def header_lines(bundle: Bundle) -> list[str]:
         lines.append(f"budget   {format_bytes(settings['memory_budget_bytes'])} "
                      f"({(settings.get('memory_budget') or {}).get('mechanism', '?')})")
     footer = bundle.footer
+    sessions = (f" (session {bundle.sessions} of {bundle.sessions})" if bundle.sessions > 1
+                else "")
+    if bundle.resumable:
+        lines.append(f"status   {(footer or {}).get('status') or 'interrupted'}, resumable "
+                     f"with: edgeprobe run --resume {shlex.quote(str(bundle.path))}")
     if footer:
-        lines.append(f"status   {footer.get('status')}  points {footer.get('points')}  "
-                     f"in {format_seconds(footer.get('duration_s'))}")
+        lines.append((f"status   {footer.get('status')}  " if not bundle.resumable
+                      else "         ")
+                     + f"points {len(bundle.points)}  in "
+                     f"{format_duration(footer.get('duration_s'))}{sessions}")
     return lines
 
 
 def print_bundle(console: Console, bundle: Bundle) -> None:
-    for line in header_lines(bundle):
-        console.print(line, highlight=False, markup=False)
+    for line in header_lines(bundle):  # not wrapped: paths and commands stay whole
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     if bundle.truncated or bundle.damage:
         console.print(f"[yellow]warning:[/] {escape(bundle.damage or 'bundle is truncated')}; "
                       f"showing the {len(bundle.points)} points read")

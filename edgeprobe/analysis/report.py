@@ -24,6 +24,7 @@ class TextTable:
     # Row indexes that start a new group (drawn as a separator in the terminal).
     section_starts: set[int] = field(default_factory=set)
     right_aligned: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)  # lines shown under the table
 
 
 def _number(value: Any, digits: int = 1) -> str:
@@ -144,15 +145,18 @@ def max_context_text(item: MaxContext) -> tuple[str, str]:
 
 def max_context_table(items: list[MaxContext]) -> TextTable:
     table = TextTable("Max context (largest prompt that fitted)",
-                      ["bundle", "model", "impl", "prefill", "max tokens", "first failure",
-                       "from", "budget", "peak at max"], right_aligned={4, 8})
+                      ["bundle", "model", "impl", "prefill", "max tokens", "stopped by",
+                       "first failure", "from", "budget", "peak at max"], right_aligned={4, 9})
     for item in items:
         best, fail = max_context_text(item)
         table.rows.append([item.bundle, item.model, item.implementation,
-                           VARIANT_SHORT.get(item.variant, item.variant), best, fail, item.source,
+                           VARIANT_SHORT.get(item.variant, item.variant), best,
+                           item.limit or "-", fail, item.source,
                            format_bytes(item.memory_budget_bytes)
                            if item.memory_budget_bytes else "none",
                            format_bytes(item.peak_bytes_at_max)])
+    table.notes = [f"{item.bundle} {item.model} {VARIANT_SHORT.get(item.variant, item.variant)}: "
+                   f"{item.limit_detail}" for item in items if item.limit_detail]
     return table
 
 

@@ -49,7 +49,39 @@ class Bundle:
 
     @property
     def points(self) -> list[dict[str, Any]]:
+        """The point records, less those a resumed run measured again (``superseded_seqs``)."""
+        gone = self.superseded_seqs
+        return [p for p in self.of_type(schema.POINT) if not gone or p.get("seq") not in gone]
+
+    @property
+    def all_points(self) -> list[dict[str, Any]]:
+        """Every point record, superseded ones included."""
         return self.of_type(schema.POINT)
+
+    @property
+    def resumed_events(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("kind") == schema.EVENT_RESUMED]
+
+    @property
+    def superseded_seqs(self) -> set[int]:
+        """Seqs of points cut off mid-way and measured again by a resumed run."""
+        seqs: set[int] = set()
+        for event in self.resumed_events:
+            listed = (event.get("data") or {}).get("superseded_seqs")
+            if isinstance(listed, list):
+                seqs.update(s for s in listed if isinstance(s, int) and not isinstance(s, bool))
+        return seqs
+
+    @property
+    def sessions(self) -> int:
+        """Processes that wrote this bundle: 1, plus one per resume."""
+        return 1 + len(self.resumed_events)
+
+    @property
+    def resumable(self) -> bool:
+        """Unfinished, undamaged and checksummed: ``edgeprobe run --resume`` continues it."""
+        return (not self.damaged and self.verified
+                and (self.footer or {}).get("status") != "completed")
 
     @property
     def models(self) -> list[dict[str, Any]]:

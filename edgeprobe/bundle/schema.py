@@ -21,6 +21,9 @@ FOOTER = "footer"
 
 RECORD_TYPES = frozenset({HEADER, MODEL, POINT, MAX_CONTEXT, EVENT, TELEMETRY, KERNELS, FOOTER})
 
+# Event kinds readers act on.
+EVENT_RESUMED = "resumed"  # a later process continued the run (``edgeprobe run --resume``)
+
 # Point status values.
 STATUS_OK = "ok"
 STATUS_OOM = "oom"

@@ -82,6 +82,7 @@ class Header(TypedDict, total=False):
     run_id: Text
     # Maps a reader opens without a check: absent is fine, null is not.
     command: list[str]
+    run_argv: Strings
     host: Host
     device: Device
     software: dict[str, Any]
@@ -203,6 +204,13 @@ class Trial(TypedDict, total=False):
     error: Text
 
 
+class MemoryBound(TypedDict, total=False):
+    no_oom_tokens: Count
+    first_oom_tokens: Count
+    limit_reached: bool | None
+    stopped_by: Text
+
+
 class MaxContext(TypedDict, total=False):
     model: str
     family: Text
@@ -219,6 +227,11 @@ class MaxContext(TypedDict, total=False):
     limit_tokens: Count
     limit_reached: bool | None
     trials: list[Trial]
+    limit_kind: Text
+    limit_budget_bytes: Count
+    fail_peak_bytes: Count
+    fail_free_bytes: Count
+    memory_bound: MemoryBound | None
 
 
 class KernelRow(TypedDict, total=False):
@@ -282,6 +295,14 @@ class Telemetry(TypedDict, total=False):
     columns: dict[str, Column]
 
 
+class Timing(TypedDict, total=False):
+    clock: Text
+    wall_s: Num
+    phases_s: dict[str, float] | None
+    timed_work_s: Num
+    counts: dict[str, int] | None
+
+
 class Footer(TypedDict, total=False):
     status: Text
     ended_unix_s: Num
@@ -291,6 +312,7 @@ class Footer(TypedDict, total=False):
     by_status: dict[str, int] | None
     kernel_paths: dict[str, Text] | None
     error: Text
+    timing: Timing | None
 
 
 _SHAPES: dict[str, type] = {

@@ -4,13 +4,19 @@ A crash or ``kill -9`` therefore loses no completed record; at worst the last re
 short, and the reader recovers everything before it. A write that fails (a full disk, a
 file-size limit) is undone back to the last complete record, so the file stays readable,
 and is reported as one ``BundleWriteError``; the writer then writes nothing more.
+
+``BundleWriter.reopen`` continues a bundle a run left unfinished: it cuts off a record cut
+short and the footer, and goes on with the CRC-32 chain from the last complete record. A
+writer holds an exclusive lock on its file, so two runs never write one bundle.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,6 +25,7 @@ import msgpack
 
 from edgeprobe import __version__
 from edgeprobe.bundle import integrity, schema
+from edgeprobe.bundle.tail import Tail, find_tail
 from edgeprobe.errors import EdgeprobeError
 
 
@@ -39,19 +46,30 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+class BundleBusy(BundleWriteError):
+    """Another process is writing the bundle."""
+
+    exit_code = 2
+
+
+def _lock(fd: int, path: Path) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BundleBusy(f"{path} is being written by another edgeprobe run") from None
+    except OSError:
+        pass  # a file system without locks: nothing to hold
+
+
 class BundleWriter:
-    def __init__(self, path: str | os.PathLike[str], header: dict[str, Any]) -> None:
+    def __init__(self, path: str | os.PathLike[str], header: dict[str, Any],
+                 on_write: Callable[[float], None] | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: never clobber an existing bundle.
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                           | getattr(os, "O_CLOEXEC", 0), 0o644)
-        self._packer = msgpack.Packer(use_bin_type=True, datetime=False)
-        self._check = 0  # the previous record's checksum (the chain's start: 0)
-        self._size = 0  # bytes of complete records
-        self.records_written = 0
-        self.closed = False
-        self.failed: str | None = None  # why writing stopped, after a failed write
+        self._start(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                            | getattr(os, "O_CLOEXEC", 0), 0o644), on_write)
         full_header = {
             "type": schema.HEADER,
             "format": schema.FORMAT_NAME,
@@ -72,9 +90,44 @@ class BundleWriter:
             raise
         _sync_folder(self.path.parent)
 
+    def _start(self, fd: int, on_write: Callable[[float], None] | None) -> None:
+        _lock(fd, self.path)
+        self._fd = fd
+        self._packer = msgpack.Packer(use_bin_type=True, datetime=False)
+        self._check = 0  # the previous record's checksum (the chain's start: 0)
+        self._size = 0  # bytes of complete records
+        self.records_written = 0
+        self.closed = False
+        self.failed: str | None = None  # why writing stopped, after a failed write
+        self.on_write = on_write  # told how long each record took to write
+
+    @classmethod
+    def reopen(cls, path: str | os.PathLike[str],
+               on_write: Callable[[float], None] | None = None) -> tuple[BundleWriter, Tail]:
+        """A writer that appends to an unfinished bundle, and what it found at its end. The
+        footer and any record cut short are cut off; the CRC-32 chain goes on from the last
+        complete record. Raises ``TailError`` for a damaged bundle, ``BundleBusy`` when
+        another run holds it."""
+        writer = cls.__new__(cls)
+        writer.path = Path(path)
+        writer._start(os.open(writer.path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)),
+                      on_write)
+        try:
+            tail = find_tail(writer.path)  # read under the lock: nobody else is appending
+            os.ftruncate(writer._fd, tail.end_bytes)
+            os.fsync(writer._fd)
+            os.lseek(writer._fd, tail.end_bytes, os.SEEK_SET)
+        except BaseException:
+            writer.abandon()
+            raise
+        writer._check, writer._size, writer.records_written = (tail.check, tail.end_bytes,
+                                                               tail.records)
+        return writer, tail
+
     def _write(self, record: dict[str, Any]) -> None:
         if self.failed is not None:
             return  # already reported; the file keeps its complete records
+        started = time.monotonic()
         data, check = integrity.seal(self._packer, record, self._check)
         try:
             view = memoryview(data)
@@ -97,6 +150,8 @@ class BundleWriter:
         self._check = check
         self._size += len(data)
         self.records_written += 1
+        if self.on_write is not None:
+            self.on_write(time.monotonic() - started)
 
     def append(self, record_type: str, record: dict[str, Any]) -> None:
         if record_type not in schema.RECORD_TYPES or record_type in (schema.HEADER, schema.FOOTER):

@@ -23,12 +23,15 @@ from edgeprobe.analysis.figures import figures
 from edgeprobe.analysis.kernels import category_shares, kernel_records
 from edgeprobe.analysis.render import kernel_shares_table, max_context_table, summary_table
 from edgeprobe.bundle import read_bundle
+from edgeprobe.commands.run_args import from_command, recorded_argv, without_resume
 from edgeprobe.errors import UsageError
 from edgeprobe.power.session import PowerRequest, PowerSession, recover_stale
 from edgeprobe.runner import Runner, RunSettings, events
+from edgeprobe.runner.resume import load_resume
 from edgeprobe.signals import interruptible
 from edgeprobe.suite import load_preset, load_suite
 from edgeprobe.suite.devices import DeviceProfile, load_device_profile
+from edgeprobe.suite.model_dir import preset_from_model_dir
 from edgeprobe.suite.suites import parse_attention_backend, parse_decode_mode
 from edgeprobe.units import (
     format_bytes,
@@ -85,10 +88,42 @@ def _trace_dir(value: str | None, profile: bool | None) -> Path | None:
 
 
 def settings_from_args(args: argparse.Namespace) -> RunSettings:
+    if getattr(args, "resume", None):
+        return resume_settings(args)
+    return _settings(args, resume_into=None)
+
+
+def resume_settings(args: argparse.Namespace) -> RunSettings:
+    """The settings of the run the bundle ``--resume`` names: its recorded arguments, with
+    the options given beside ``--resume`` after them (they must not change the figures)."""
+    path = Path(args.resume).expanduser()
+    if args.out:
+        raise UsageError("--resume continues the bundle it names: drop --out")
+    state = load_resume(path)
+    replay = state.header.get("run_argv")
+    if not isinstance(replay, list):
+        replay = from_command(state.header.get("command"))
+    if replay is None:
+        raise UsageError(f"cannot resume {path}: it does not record the arguments of its run")
+    extra = without_resume(list(args.raw_argv))
+    again = args.parse_again(["run", *replay, *extra])
+    again.raw_argv, again.parse_again = ["run", *replay, *extra], args.parse_again
+    settings = _settings(again, resume_into=path)
+    settings.resume = state
+    return settings
+
+
+def _settings(args: argparse.Namespace, resume_into: Path | None) -> RunSettings:
     suite = load_suite(args.suite)
     trace_dir = _trace_dir(args.trace_dir, args.profile)
     decode_modes, attention = decode_and_attention(args)
+    local = [preset_from_model_dir(Path(folder), args.trust_remote_code)
+             for folder in args.model_dir or []]
+    if args.trust_remote_code and not any(p.trust_remote_code for p in local):
+        raise UsageError("--trust-remote-code needs a --model-dir folder that has its own "
+                         "modeling code")
     suite = suite.with_overrides(
+        local_presets=local or None,
         models=_split(args.models) or None,
         lengths=[_flag("--lengths", parse_tokens, v) for v in _split(args.lengths)] or None,
         variants=args.variants, decode_tokens=args.decode_tokens, repeats=args.repeats,
@@ -101,9 +136,12 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
     if device == "cpu" and "graph" in suite.decode_modes:
         raise UsageError("--decode-mode graph needs a CUDA GPU (CUDA graphs): use "
                          "--decode-mode eager on the CPU")
-    out = Path(args.out).expanduser() if args.out else default_bundle_path(suite.name)
-    if out.exists() or out.is_symlink():
-        raise UsageError(f"{out} already exists; choose another --out")
+    if resume_into is not None:
+        out = resume_into
+    else:
+        out = Path(args.out).expanduser() if args.out else default_bundle_path(suite.name)
+        if out.exists() or out.is_symlink():
+            raise UsageError(f"{out} already exists; choose another --out")
     _check_writable(out)
     budget = _flag("--memory-budget", parse_bytes, args.memory_budget) \
         if args.memory_budget else None
@@ -125,7 +163,8 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
                                        args.search_resolution),
         search_limit_tokens=_flag("--search-limit", parse_tokens, args.search_limit),
         weights=_weights(args.weights, suite.models), point_timeout_s=args.point_timeout,
-        threads=args.threads, trace_dir=trace_dir)
+        threads=args.threads, trace_dir=trace_dir,
+        argv=recorded_argv(list(getattr(args, "raw_argv", []) or [])))
 
 
 def decode_and_attention(args: argparse.Namespace) -> tuple[

@@ -34,15 +34,15 @@ def job_argv(args: argparse.Namespace, settings: RunSettings) -> list[str]:
             continue
         if item in _CLIENT_ONLY:
             continue
-        if item in ("--out", "--suite") and index + 1 < len(raw):
+        if item in ("--out", "--suite", "--resume", "--model-dir") and index + 1 < len(raw):
             value = raw[index + 1]
             candidate = Path(value).expanduser()
-            if item == "--out" or candidate.suffix == ".toml" or candidate.exists():
+            if item != "--suite" or candidate.suffix == ".toml" or candidate.exists():
                 value = str(candidate.resolve())
             argv += [item, value]
             skip_next = True
             continue
-        if item.startswith(("--out=", "--suite=")):
+        if item.startswith(("--out=", "--suite=", "--resume=", "--model-dir=")):
             flag, value = item.split("=", 1)
             argv.append(f"{flag}={Path(value).expanduser().resolve()}")
             continue

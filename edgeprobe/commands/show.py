@@ -11,6 +11,7 @@ from rich.console import Console
 from edgeprobe.analysis.figures import flat_point
 from edgeprobe.analysis.kernels import kernel_records
 from edgeprobe.analysis.render import header_lines, print_bundle, print_kernels
+from edgeprobe.analysis.timing import timing_lines
 from edgeprobe.bundle import read_bundle
 from edgeprobe.commands.integrity import report
 from edgeprobe.errors import UsageError
@@ -40,15 +41,22 @@ def main(args: argparse.Namespace) -> int:
             "kernels": kernel_records(bundle),
             "events": bundle.events,
             "footer": bundle.footer,
+            "sessions": bundle.sessions,
+            "resumable": bundle.resumable,
+            "superseded_seqs": sorted(bundle.superseded_seqs),
         }
         print(json.dumps(document, indent=2, default=str))
     else:
         console = Console()
-        if args.kernels:
-            for line in header_lines(bundle):
+        if args.kernels or args.timing:
+            for line in header_lines(bundle):  # not wrapped: paths stay whole
+                console.print(line, highlight=False, markup=False, soft_wrap=True)
+        if args.timing:
+            for line in timing_lines(bundle):
                 console.print(line, highlight=False, markup=False)
+        if args.kernels:
             print_kernels(console, bundle, args.top)
-        else:
+        if not (args.kernels or args.timing):
             print_bundle(console, bundle)
     sys.stdout.flush()
     return report(bundle.path, damaged=bundle.damaged, damage=bundle.damage,

@@ -41,7 +41,16 @@ class HFAdapter:
             (k for k in ("cache", "past_key_values", "cache_params") if k in params), "cache"
         )
         self._wants_cache_position = "cache_position" in params
+        # Models with their own code may predate ``logits_to_keep`` (``num_logits_to_keep``)
+        # or lack it: without it every position's logits are made, which the point records
+        # (``logits_positions``).
+        any_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        self._keep_kw = next((k for k in ("logits_to_keep", "num_logits_to_keep")
+                              if k in params), "logits_to_keep" if any_keyword else None)
         self._position = 0
+
+    def _keep(self, logits_to_keep: int) -> dict[str, Any]:
+        return {self._keep_kw: logits_to_keep} if self._keep_kw else {}
 
     @staticmethod
     def _cache_of(output: Any) -> Any:
@@ -53,7 +62,7 @@ class HFAdapter:
 
     def prefill(self, input_ids: torch.Tensor, logits_to_keep: int) -> tuple[torch.Tensor, Any]:
         length = input_ids.shape[1]
-        kwargs: dict[str, Any] = {"use_cache": True, "logits_to_keep": logits_to_keep}
+        kwargs: dict[str, Any] = {"use_cache": True, **self._keep(logits_to_keep)}
         if self._wants_cache_position:
             kwargs["cache_position"] = torch.arange(length, device=input_ids.device)
         output = self.module(input_ids=input_ids, **kwargs)
@@ -69,7 +78,7 @@ class HFAdapter:
         return self.prefill(input_ids, 1)
 
     def step(self, token: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]:
-        kwargs: dict[str, Any] = {"use_cache": True, "logits_to_keep": 1, self._cache_kw: cache}
+        kwargs: dict[str, Any] = {"use_cache": True, **self._keep(1), self._cache_kw: cache}
         if self._wants_cache_position:
             kwargs["cache_position"] = self._step_position(token.device)
         output = self.module(input_ids=token, **kwargs)

@@ -77,8 +77,23 @@ def mamba_ssm_runnable(device: torch.device) -> str | None:
 def hf_config(preset: ModelPreset) -> Any:
     from transformers import AutoConfig
 
+    if preset.model_dir:
+        return AutoConfig.from_pretrained(preset.model_dir, local_files_only=True,
+                                          trust_remote_code=preset.trust_remote_code)
+    if preset.hf_model_type not in _known_model_types():
+        import transformers
+
+        raise ImplementationUnavailable(
+            f"transformers {transformers.__version__} has no model type "
+            f"{preset.hf_model_type!r} ({preset.name}): it needs a newer transformers")
     # deepcopy: some config classes write into the dicts they are given (Phi-3 rope settings).
     return AutoConfig.for_model(preset.hf_model_type, **copy.deepcopy(preset.hf_config))
+
+
+def _known_model_types() -> frozenset[str]:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return frozenset(CONFIG_MAPPING_NAMES)
 
 
 def count_params(module: torch.nn.Module) -> tuple[int, int]:
@@ -105,7 +120,8 @@ def _build_hf(preset: ModelPreset, device: torch.device, dtype: torch.dtype,
         module = AutoModelForCausalLM.from_pretrained(weights, dtype=dtype, local_files_only=True)
         return module.to(device)
     with torch.device(device):
-        return AutoModelForCausalLM.from_config(hf_config(preset), dtype=dtype)
+        return AutoModelForCausalLM.from_config(hf_config(preset), dtype=dtype,
+                                                trust_remote_code=preset.trust_remote_code)
 
 
 def _build_mamba_ssm(preset: ModelPreset, device: torch.device, dtype: torch.dtype,

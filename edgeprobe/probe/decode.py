@@ -23,7 +23,13 @@ import torch
 from edgeprobe.models.adapters import tensor_bytes
 from edgeprobe.models.build import LoadedModel
 from edgeprobe.probe.memory import MemoryTracker, condense_oom, is_oom, release
-from edgeprobe.probe.observe import Observation, attention_label, busy_figures, observe
+from edgeprobe.probe.observe import (
+    Observation,
+    attention_label,
+    busy_figures,
+    observe,
+    worth_observing,
+)
 from edgeprobe.probe.timing import spread, timed, timer_name
 
 WARMUP_STEPS = 4
@@ -147,7 +153,8 @@ def eager_record(model: LoadedModel, ids: torch.Tensor, tokens: int,
     """The ``decode`` figures of a point and its energy phase; an out-of-memory is recorded
     in the figures (``status: oom``), not raised: the prefill figures stand."""
     try:
-        result = eager_passes(model, ids, tokens)
+        result = eager_passes(model, ids, tokens,
+                              observe_step=worth_observing(model.device, model.has_attention))
     except Exception as exc:
         if not is_oom(exc):
             exc.edgeprobe_phase = "decode"  # type: ignore[attr-defined]

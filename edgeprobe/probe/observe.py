@@ -40,6 +40,13 @@ def _union_seconds(intervals: list[tuple[float, float]]) -> float:
     return total / 1e6  # the profiler's clock is in microseconds
 
 
+def worth_observing(device: torch.device, has_attention: bool) -> bool:
+    """Whether a profiled pass can tell anything: the busy share needs a GPU, the attention
+    kernel a model with attention. On the CPU an SSM's profiled pass tells nothing, and the
+    profiler's overhead on its many small ops makes it the longest pass of the point."""
+    return device.type == "cuda" or has_attention
+
+
 def observe(run: Callable[[], Any], device: torch.device) -> Observation:
     """Run ``run()`` once under the profiler (CPU ops, and CUDA kernels on a GPU)."""
     events = profiled_events(run, device)

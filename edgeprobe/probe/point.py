@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from edgeprobe.models.build import LoadedModel
+from edgeprobe.probe import clock
 from edgeprobe.probe.decode import eager_record
 from edgeprobe.probe.graph_decode import graph_record
 from edgeprobe.probe.memory import release
@@ -40,11 +41,14 @@ def _decode(model: LoadedModel, spec: PointSpec, ids: Any, target: dict[str, Any
     ttft_s = target["prefill"]["ttft_s"]
     phases = target.setdefault("phases", {})
     if "eager" in spec.decode_modes:
-        target["decode"], phase = eager_record(model, ids, spec.decode_tokens, ttft_s)
+        with clock.phase(clock.DECODE):
+            target["decode"], phase = eager_record(model, ids, spec.decode_tokens, ttft_s)
         if phase:
             phases["decode"] = phase
         release(model.device)
     if "graph" in spec.decode_modes:
-        target["decode_graph"], phase = graph_record(model, ids, spec.decode_tokens, ttft_s)
+        with clock.phase(clock.DECODE_GRAPH):
+            target["decode_graph"], phase = graph_record(model, ids, spec.decode_tokens,
+                                                         ttft_s)
         if phase:
             phases["decode_graph"] = phase

@@ -10,6 +10,7 @@ device was; where energy is measured, a contiguous window of passes per variant 
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -20,8 +21,15 @@ import torch
 
 from edgeprobe.models.adapters import tensor_bytes
 from edgeprobe.models.build import LoadedModel
+from edgeprobe.probe import clock
 from edgeprobe.probe.memory import MemoryTracker, condense_oom, is_oom, release
-from edgeprobe.probe.observe import Observation, attention_label, busy_figures, observe
+from edgeprobe.probe.observe import (
+    Observation,
+    attention_label,
+    busy_figures,
+    observe,
+    worth_observing,
+)
 from edgeprobe.probe.timing import Timed, spread, synchronize, timed, timer_name
 from edgeprobe.probe.warmup import WarmupPolicy, WarmupResult, warm_up
 
@@ -101,6 +109,11 @@ class _Prefill:
         self.spec = spec
         self.run = VariantRun(variant)
         self.keep = LOGITS_TO_KEEP[variant]
+        self.stage = clock.MEMORY_PASS  # where a failure happens, for the record
+
+    def _stage(self, name: str) -> contextlib.AbstractContextManager[None]:
+        self.stage = name
+        return clock.phase(name)
 
     def once(self) -> None:
         with torch.inference_mode():
@@ -116,13 +129,14 @@ class _Prefill:
         tracker = MemoryTracker(self.model.device)
         start = tracker.reset()
         try:
-            with torch.inference_mode():
+            with self._stage(clock.MEMORY_PASS), torch.inference_mode():
                 first = timed(lambda: self.model.adapter.prefill(self.ids, self.keep),
                               self.model.device)
             logits, cache = first.result
         except Exception as exc:
-            # The peak before the failure tells the max-context search how far off it was.
-            exc.edgeprobe_memory = {"at_start": start, **tracker.peak()}  # type: ignore[attr-defined]
+            # The peak before the failure tells the max-context search how far off it was
+            # (and, for a device fault, how much memory was left).
+            exc.edgeprobe_memory = {"at_start": start, **_peak(tracker)}  # type: ignore[attr-defined]
             raise
         self.run.memory = {"at_start": start, **tracker.peak(),
                            "weight_bytes": self.model.weight_bytes}
@@ -135,10 +149,16 @@ class _Prefill:
         if self.spec.warmup == 0:  # no warm-up asked for: the first pass is a timed one
             self.run.samples_s.append(first.seconds)
             self.run.host_samples_s.append(first.host_s)
-        self.run.warmup = warm_up(self.timed_s, self.spec.warmup_policy)
+        with self._stage(clock.WARMUP):
+            self.run.warmup = warm_up(self.timed_s, self.spec.warmup_policy)
+
+    def untimed_pass(self) -> None:
+        with self._stage(clock.WARMUP):
+            self.once()
 
     def timed_pass(self) -> None:
-        result = time_prefill(self.model, self.ids, self.run.variant)
+        with self._stage(clock.TIMED_PREFILL):
+            result = time_prefill(self.model, self.ids, self.run.variant)
         self.run.samples_s.append(result.seconds)
         self.run.host_samples_s.append(result.host_s)
 
@@ -146,7 +166,8 @@ class _Prefill:
         """The profiled pass. It only adds facts: running out of memory under the profiler
         (whose buffers come on top of the pass) costs the facts, not the point."""
         try:
-            self.run.observation = observe(self.once, self.model.device)
+            with self._stage(clock.OBSERVE):
+                self.run.observation = observe(self.once, self.model.device)
         except Exception as exc:
             if not is_oom(exc):
                 raise
@@ -156,6 +177,10 @@ class _Prefill:
 
     def window(self) -> None:
         """Contiguous passes for at least ``min_window_s``: the energy window."""
+        with self._stage(clock.ENERGY_WINDOW):
+            self._window()
+
+    def _window(self) -> None:
         synchronize(self.model.device)
         start = time.monotonic()
         passes = 0
@@ -169,8 +194,9 @@ class _Prefill:
 
 
 def _survives(call: _Prefill, step: Callable[[], None]) -> bool:
-    """Run ``step``; an out-of-memory fails this variant only (recorded in its run). Other
-    errors propagate, naming the variant they happened in."""
+    """Run ``step``; an out-of-memory fails this variant only (recorded in its run, with the
+    stage it happened in: only one in the first pass, on an emptied allocator, says that the
+    prompt does not fit). Other errors propagate, naming the variant they happened in."""
     try:
         step()
         return True
@@ -179,7 +205,8 @@ def _survives(call: _Prefill, step: Callable[[], None]) -> bool:
             exc.edgeprobe_variant = call.run.variant  # type: ignore[attr-defined]
             raise
         message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
-        call.run.failure = {"status": "oom", "error": condense_oom(message)}
+        call.run.failure = {"status": "oom", "error": condense_oom(message),
+                            "failed_in": call.stage}
         memory = getattr(exc, "edgeprobe_memory", None)
         if memory:
             call.run.failure["memory"] = memory
@@ -193,11 +220,12 @@ def measure_prefills(model: LoadedModel, spec: PointSpec,
     alive = [call for call in calls if _survives(call, call.prepare)]
     if len(alive) > 1 and spec.warmup > 0:
         # One untimed round: the allocator caches blocks for every variant before the timing.
-        alive = [call for call in alive if _survives(call, call.once)]
+        alive = [call for call in alive if _survives(call, call.untimed_pass)]
     while any(len(call.run.samples_s) < spec.repeats for call in alive):
         alive = [call for call in alive
-                 if len(call.run.samples_s) >= spec.repeats or _survives(call, call.timed_pass)]
-    if spec.observe:
+                 if len(call.run.samples_s) >= spec.repeats
+                 or _survives(call, call.timed_pass)]
+    if spec.observe and worth_observing(model.device, model.has_attention):
         alive = [call for call in alive if _survives(call, call.observe)]
     if spec.min_window_s > 0:
         alive = [call for call in alive if _survives(call, call.window)]
@@ -233,6 +261,14 @@ def prefill_record(run: VariantRun, model: LoadedModel, spec: PointSpec) -> dict
     if run.window is not None:
         record["phases"] = {"prefill": run.window}
     return record
+
+
+def _peak(tracker: MemoryTracker) -> dict[str, int]:
+    """The tracker's peaks, or none where the device can no longer say (after a fault)."""
+    try:
+        return tracker.peak()
+    except Exception:
+        return {}
 
 
 def _stdev(samples: list[float]) -> float | None:

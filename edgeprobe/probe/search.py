@@ -5,6 +5,11 @@ it went. The search first doubles until a failure, then narrows the bracket. Whe
 report peak memory and a budget is known, a straight-line fit of memory against length
 predicts the limit, and two trials around the prediction usually close the bracket; the
 search falls back to bisection where the prediction misses.
+
+Every result says what stopped it (``limit_kind``): ``memory`` (out of memory), ``kernel``
+(a device fault), ``timeout``, ``search limit`` (even the limit fitted) or ``error``. A device
+fault is not a memory limit: above it the search goes on, counting a fault as "memory
+sufficed", until memory runs out or the limit is reached, so both limits are known.
 """
 
 from __future__ import annotations
@@ -12,6 +17,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+LIMIT_MEMORY = "memory"
+LIMIT_KERNEL = "kernel"
+LIMIT_TIMEOUT = "timeout"
+LIMIT_SEARCH = "search limit"
+LIMIT_ERROR = "error"
+_LIMIT_BY_STATUS = {"oom": LIMIT_MEMORY, "kernel_error": LIMIT_KERNEL, "timeout": LIMIT_TIMEOUT}
+
+
+def limit_kind(fail_status: str | None, limit_reached: bool) -> str:
+    """What stopped a search: the first failure's status, or the search's own limit."""
+    if limit_reached or fail_status is None:
+        return LIMIT_SEARCH
+    return _LIMIT_BY_STATUS.get(fail_status, LIMIT_ERROR)
 
 
 @dataclass(frozen=True)
@@ -36,11 +55,23 @@ class SearchResult:
     limit_tokens: int
     limit_reached: bool
     trials: list[Trial] = field(default_factory=list)
+    limit_kind: str = LIMIT_SEARCH
+    # Above a device fault: the largest prompt that did not run out of memory and the
+    # smallest that did (None: none did up to the limit, or the search could not tell).
+    memory_bound: MemoryBound | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["trials"] = [asdict(t) for t in self.trials]
         return data
+
+
+@dataclass
+class MemoryBound:
+    no_oom_tokens: int
+    first_oom_tokens: int | None
+    limit_reached: bool
+    stopped_by: str | None = None  # a trial that could tell neither (timeout, error)
 
 
 def _round_down(value: float, resolution: int) -> int:
@@ -132,6 +163,38 @@ class _Search:
             self.run(middle)
 
 
+def memory_bound(try_length: Callable[[int], Trial], fault_tokens: int, limit_tokens: int,
+                 resolution_tokens: int, trials: list[Trial]) -> MemoryBound:
+    """Above a device fault at ``fault_tokens``: double until memory runs out (or the limit),
+    then bisect. A fault or a success means memory sufficed; other failures end the search."""
+    lo, hi, stopped = fault_tokens, None, None
+
+    def run(length: int) -> bool:
+        nonlocal lo, hi, stopped
+        trial = try_length(length)
+        trials.append(trial)
+        if trial.status == "oom":
+            hi = length
+        elif trial.status in ("kernel_error", "ok"):
+            lo = length
+        else:
+            stopped = trial.status
+        return stopped is None
+
+    while hi is None and lo < limit_tokens:
+        length = min(_round_down(lo * 2, resolution_tokens),
+                     _round_down(limit_tokens, resolution_tokens))
+        if length <= lo or not run(length):
+            break
+    while stopped is None and hi is not None and hi - lo > resolution_tokens:
+        middle = _round_down((lo + hi) // 2, resolution_tokens)
+        if middle <= lo or not run(middle):
+            break
+    reached = hi is None and stopped is None and lo >= _round_down(limit_tokens,
+                                                                   resolution_tokens)
+    return MemoryBound(lo, hi, reached, stopped)
+
+
 def find_max_context(
     try_length: Callable[[int], Trial],
     start_tokens: int,
@@ -148,6 +211,10 @@ def find_max_context(
         search.shrink()
     search.narrow(budget_bytes)
     hi = search.hi
+    bound = None
+    if hi is not None and hi.status == "kernel_error":
+        bound = memory_bound(try_length, hi.length_tokens, limit_tokens, resolution_tokens,
+                             search.trials)
     return SearchResult(
         max_ok_tokens=search.lo,
         first_fail_tokens=hi.length_tokens if hi else None,
@@ -157,4 +224,6 @@ def find_max_context(
         limit_tokens=limit_tokens,
         limit_reached=hi is None,
         trials=search.trials,
+        limit_kind=limit_kind(hi.status if hi else None, hi is None),
+        memory_bound=bound,
     )

@@ -9,19 +9,26 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from edgeprobe.probe import oomkill
+
+LOG_TAIL_MAX_BYTES = 256 * 1024
+
 
 class WorkerCrashed(RuntimeError):
     """The worker process died or stopped answering."""
 
-    def __init__(self, message: str, timed_out: bool = False) -> None:
+    def __init__(self, message: str, timed_out: bool = False,
+                 oom_killed: str | None = None) -> None:
         super().__init__(message)
         self.timed_out = timed_out
+        self.oom_killed = oom_killed  # the evidence that the kernel's OOM killer ended it
 
 
 @dataclass
@@ -39,12 +46,20 @@ def _entry(conn: Connection, options: WorkerOptions) -> None:
     serve(conn, options)
 
 
+# Told, after every request, the worker's own phase times (None when it died) and the
+# request's wall time.
+ReplyTiming = Callable[[dict[str, float] | None, float], None]
+
+
 class Worker:
     def __init__(self, options: WorkerOptions) -> None:
         self.options = options
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self.hello: dict[str, Any] = {}
+        self.on_reply: ReplyTiming | None = None
+        self._log_offset = 0  # the log's size when the current request was sent
+        self._oom_before: oomkill.Counters | None = None
 
     @property
     def alive(self) -> bool:
@@ -63,8 +78,25 @@ class Worker:
         return self.hello
 
     def request(self, message: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            reply = self._exchange(message, timeout_s)
+        except WorkerCrashed:
+            self._report(None, started)
+            raise
+        timing = reply.pop("timing_s", None)
+        self._report(timing if isinstance(timing, dict) else {}, started)
+        return reply
+
+    def _report(self, timing: dict[str, float] | None, started: float) -> None:
+        if self.on_reply is not None:
+            self.on_reply(timing, time.monotonic() - started)
+
+    def _exchange(self, message: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:
         if self._conn is None or self._process is None:
             raise WorkerCrashed("worker not started")
+        self._log_offset = self._log_size()
+        self._oom_before = oomkill.read_counters()
         try:
             self._conn.send(message)
             if not self._conn.poll(timeout_s):
@@ -73,9 +105,11 @@ class Worker:
             return self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             self._process.join(timeout=5)
-            code = self._process.exitcode
+            code, pid = self._process.exitcode, self._process.pid
             self._cleanup()
-            raise WorkerCrashed(f"worker exited ({_describe_exit(code)})") from None
+            oom = oomkill.killed_by_oom(pid, self._oom_before) if code == -9 else None
+            raise WorkerCrashed(f"worker exited ({_describe_exit(code)})",
+                                oom_killed=oom) from None
 
     def stop(self) -> None:
         if self.alive and self._conn is not None:
@@ -106,6 +140,24 @@ class Worker:
             return ""
         text = Path(self.options.log_path).read_text(errors="replace").strip().splitlines()
         return "\n".join(text[-lines:])
+
+    def _log_size(self) -> int:
+        try:
+            return os.path.getsize(self.options.log_path) if self.options.log_path else 0
+        except OSError:
+            return 0
+
+    def request_log(self) -> str:
+        """What the worker wrote to its log during the last request (its last 256 KiB)."""
+        if not self.options.log_path:
+            return ""
+        start = max(self._log_offset, self._log_size() - LOG_TAIL_MAX_BYTES)
+        try:
+            with open(self.options.log_path, "rb") as handle:
+                handle.seek(start)
+                return handle.read(LOG_TAIL_MAX_BYTES).decode(errors="replace")
+        except OSError:
+            return ""
 
 
 def _malloc_settings(options: WorkerOptions) -> dict[str, str]:

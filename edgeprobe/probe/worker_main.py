@@ -13,6 +13,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from edgeprobe.probe import clock
 from edgeprobe.probe.worker import WorkerOptions
 
 FATAL_EXIT_CODE = 3
@@ -86,20 +87,29 @@ class WorkerState:
 
     def load(self, message: dict[str, Any]) -> dict[str, Any]:
         from edgeprobe.models.build import DTYPES, build, detect_kernel_path
-        from edgeprobe.probe.memory import release
+        from edgeprobe.probe.memory import forget_long_lived, keep_long_lived, release
+        from edgeprobe.suite.model_dir import preset_from_model_dir
         from edgeprobe.suite.presets import load_preset
 
-        self.model = None
-        release(self.device)
-        preset = load_preset(message["model"])
+        if self.model is not None:  # (after an ``unload`` there is nothing left to free)
+            self.model = None
+            forget_long_lived()
+            release(self.device)
+        preset = (preset_from_model_dir(Path(message["model_dir"]),
+                                        bool(message.get("trust_remote_code")))
+                  if message.get("model_dir") else load_preset(message["model"]))
         weights = Path(message["weights"]) if message.get("weights") else None
         if self.device.type == "cpu" and self.options.memory_budget_bytes:
             self._prepare_cpu_budget(preset)
-        self.model = build(preset, message["implementation"], self.device,
-                           DTYPES[message["dtype"]], seed=message.get("seed", 0),
-                           weights=weights, max_new_tokens=message.get("max_new_tokens", 1024))
-        kernel_path = detect_kernel_path(self.model)
+        with clock.phase(clock.MODEL_BUILD):
+            self.model = build(preset, message["implementation"], self.device,
+                               DTYPES[message["dtype"]], seed=message.get("seed", 0),
+                               weights=weights,
+                               max_new_tokens=message.get("max_new_tokens", 1024))
+        with clock.phase(clock.KERNEL_PATH_CHECK):
+            kernel_path = detect_kernel_path(self.model)
         release(self.device)
+        keep_long_lived()
         return {"ok": True, **self.model.describe(), "kernel_path": kernel_path.as_dict()}
 
     def _prepare_cpu_budget(self, preset: Any) -> None:
@@ -111,7 +121,8 @@ class WorkerState:
 
         torch = self.torch
         with torch.device("meta"):
-            AutoModelForCausalLM.from_config(hf_config(preset))
+            AutoModelForCausalLM.from_config(hf_config(preset),
+                                             trust_remote_code=preset.trust_remote_code)
         if not self._profiler_warm:
             observed_names(lambda: torch.ones(8).sum(), self.device)
             self._profiler_warm = True
@@ -147,8 +158,9 @@ class WorkerState:
         spec = ProfileSpec.from_message(message["spec"])
         ids = prompt(self.model, spec.length_tokens, spec.seed)
         try:
-            captured = profile_prefill(self.model, ids, LOGITS_TO_KEEP[spec.variant],
-                                       spec.schedule, spec.trace_path)
+            with clock.phase(clock.PROFILING):
+                    captured = profile_prefill(self.model, ids, LOGITS_TO_KEEP[spec.variant],
+                                           spec.schedule, spec.trace_path)
         finally:
             del ids
             release(self.device)
@@ -156,9 +168,10 @@ class WorkerState:
                 "trace_file": captured.trace_file, "trace_error": captured.trace_error}
 
     def unload(self, _: dict[str, Any]) -> dict[str, Any]:
-        from edgeprobe.probe.memory import release
+        from edgeprobe.probe.memory import forget_long_lived, release
 
         self.model = None
+        forget_long_lived()
         release(self.device)
         return {"ok": True}
 
@@ -187,7 +200,11 @@ def _classify(exc: BaseException) -> tuple[dict[str, Any], bool]:
             reply["memory"] = memory
         return reply, False
     if is_fatal_device_error(exc):
-        return {"ok": False, "status": "kernel_error", "error": message, "fatal": True}, True
+        reply = {"ok": False, "status": "kernel_error", "error": message, "fatal": True}
+        memory = getattr(exc, "edgeprobe_memory", None)
+        if memory:  # how much was in use when it faulted: memory to spare, or not
+            reply["memory"] = memory
+        return reply, True
     traceback.print_exc()
     return {"ok": False, "status": "error", "error": message}, False
 
@@ -216,6 +233,7 @@ def serve(conn: Connection, options: WorkerOptions) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _redirect_output(options.log_path)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models are built here, never downloaded
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     try:
@@ -236,7 +254,11 @@ def serve(conn: Connection, options: WorkerOptions) -> None:
         op = message.get("op")
         if op == "stop":
             conn.send({"ok": True})
-            return
+            # Nothing is left to save, and an interpreter that holds torch takes about a second
+            # to tear itself down: leave at once.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         handler = handlers.get(op)
         if handler is None:
             conn.send({"ok": False, "status": "error", "error": f"unknown op {op!r}"})
@@ -250,6 +272,7 @@ def serve(conn: Connection, options: WorkerOptions) -> None:
         if not reply.get("ok") and not fatal:
             # Outside the except block, so the traceback's frames (and their tensors) are gone.
             reply, fatal = _release_after_failure(state, reply)
+        reply["timing_s"] = clock.take()
         conn.send(reply)
         if fatal:
             os._exit(FATAL_EXIT_CODE)

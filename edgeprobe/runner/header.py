@@ -19,6 +19,7 @@ def header_record(settings: RunSettings, hello: dict[str, Any], power: dict[str,
     return {
         "run_id": uuid.uuid4().hex,
         "command": sys.argv,
+        "run_argv": settings.argv,
         "host": host_info(),
         "device": hello["device"],
         "software": hello["software"],

@@ -26,6 +26,14 @@ def trial_of(record: dict[str, Any]) -> Trial:
     return Trial(record["length_tokens"], record["status"], peak, record.get("error"))
 
 
+def says_what_fits(record: dict[str, Any]) -> bool:
+    """Whether a sweep point tells the max-context search what fits. An out-of-memory in a
+    later pass (warm-up, timed rounds with the other variant's blocks still cached, the
+    profiled pass) does not: a search trial runs one pass on an emptied allocator, and the
+    same prompt may fit there. Such lengths are tried by the search itself."""
+    return record.get("status") != "oom" or record.get("failed_in") in (None, "memory_pass")
+
+
 def profile_targets(ran: dict[int, list[tuple[str, int]]]) -> list[tuple[int, str, int]]:
     """(length, variant, point seq) to profile: one per length whose timed point ran."""
     targets = []
@@ -68,9 +76,11 @@ def profile_record(plan: ModelPlan, length: int, variant: str, point_seq: int,
 
 def max_context_record(plan: ModelPlan, variant: str, known: list[Trial], kernel_path: str,
                        settings: RunSettings, device: dict[str, Any],
-                       try_length: Callable[[int], Trial]) -> dict[str, Any]:
+                       try_length: Callable[[int], Trial],
+                       earlier: list[Trial] | None = None) -> dict[str, Any]:
     """The largest prompt of ``variant`` that fits, searched with ``try_length`` from what the
-    sweep already ``known``; the ``max_context`` record."""
+    sweep already ``known`` (and the ``earlier`` trials of a search that was cut off, which
+    ``known`` includes); the ``max_context`` record, with what stopped it."""
     budget = settings.memory_budget_bytes or device.get("total_memory_bytes")
     start = max((t.length_tokens for t in known if t.fits), default=1024)
     result = find_max_context(try_length, start_tokens=start,
@@ -78,7 +88,19 @@ def max_context_record(plan: ModelPlan, variant: str, known: list[Trial], kernel
                               resolution_tokens=settings.search_resolution_tokens,
                               budget_bytes=budget if device["kind"] == "cuda" else None,
                               known=known)
-    return {"model": plan.preset.name, "family": plan.preset.family,
-            "implementation": plan.implementation, "variant": variant,
-            "kernel_path": kernel_path, "memory_budget_bytes": settings.memory_budget_bytes,
-            "device": device.get("name") or "cpu", **result.as_dict()}
+    result.trials[:0] = earlier or []
+    record = {"model": plan.preset.name, "family": plan.preset.family,
+              "implementation": plan.implementation, "variant": variant,
+              "kernel_path": kernel_path, "memory_budget_bytes": settings.memory_budget_bytes,
+              "device": device.get("name") or "cpu", **result.as_dict()}
+    record.update(limit_figures(result.trials, result.first_fail_tokens, budget))
+    return record
+
+
+def limit_figures(trials: list[Trial], fail_tokens: int | None,
+                  budget: int | None) -> dict[str, Any]:
+    """The memory behind the first failure: its peak, the budget, and what was left."""
+    fail = next((t for t in trials if t.length_tokens == fail_tokens and not t.fits), None)
+    peak = fail.peak_bytes if fail else None
+    free = budget - peak if budget is not None and peak is not None else None
+    return {"limit_budget_bytes": budget, "fail_peak_bytes": peak, "fail_free_bytes": free}

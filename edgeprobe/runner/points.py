@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeprobe.probe.faults import classify_log
 from edgeprobe.suite.suites import Suite
 
 _FAILURE_KEYS = ("status", "error", "memory")
@@ -46,12 +47,19 @@ def split_reply(reply: dict[str, Any], variants: list[str],
     return {v: dict(failure) for v in variants}, []
 
 
-def crash_reply(crash: str, timed_out: bool, log_tail: str) -> dict[str, Any]:
-    """A worker that died or hung, as a failed reply: a device fault when its last words say
-    so (a CUDA error line anywhere in the tail of its log), else a crash or a timeout."""
-    fault = next((line.strip() for line in log_tail.splitlines()
-                  if "illegal memory access" in line or "CUDA error" in line), None)
-    status = "timeout" if timed_out else ("kernel_error" if fault else "crashed")
-    detail = fault or (log_tail.splitlines()[-1].strip() if log_tail else "")
-    return {"ok": False, "status": status,
+def crash_reply(crash: str, timed_out: bool, log_text: str,
+                oom_killed: str | None = None) -> dict[str, Any]:
+    """A worker that died or hung, as a failed reply: out of memory when the kernel's OOM
+    killer ended it or its log says so (``CUBLAS_STATUS_ALLOC_FAILED`` included), a device
+    fault when a CUDA error line appears anywhere in what it logged during the request,
+    else a crash or a timeout."""
+    if timed_out:
+        return {"ok": False, "status": "timeout", "error": crash}
+    if oom_killed:
+        return {"ok": False, "status": "oom",
+                "error": f"{crash}: killed by the kernel's OOM killer ({oom_killed})"[:500]}
+    kind, line = classify_log(log_text)
+    lines = log_text.strip().splitlines()
+    detail = line or (lines[-1].strip() if lines else "")
+    return {"ok": False, "status": kind or "crashed",
             "error": crash + (f": {detail[:300]}" if detail else "")}

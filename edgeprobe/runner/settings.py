@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edgeprobe.power.session import PowerSession
 from edgeprobe.profiling.spec import STUDY_SCHEDULE, ProfileSchedule
+from edgeprobe.runner.resume import ResumeState
 from edgeprobe.suite.devices import DeviceProfile
 from edgeprobe.suite.suites import Suite
 
@@ -34,3 +35,7 @@ class RunSettings:
     # Profiling passes run when the suite asks for them (``suite.profile``).
     profile_schedule: ProfileSchedule = STUDY_SCHEDULE
     trace_dir: Path | None = None  # Chrome traces of the profiling passes go here
+    # The run's own arguments (``edgeprobe run`` ARGS, paths absolute): a resumed run
+    # replays them. None for runs started from Python.
+    argv: list[str] | None = None
+    resume: ResumeState | None = None  # continue this unfinished bundle (out_path is it)

@@ -33,6 +33,11 @@ class ModelPreset:
     mamba_ssm_config: dict[str, Any] | None = None
     tiny: bool = False
     path: Path | None = field(default=None, compare=False)
+    # A model from a local folder (``--model-dir``): the folder, whether its own modeling
+    # code runs, and a sha256 of its config.json and code.
+    model_dir: str | None = None
+    trust_remote_code: bool = False
+    code_sha256: str | None = None
 
     @property
     def implementations(self) -> tuple[str, ...]:
@@ -56,6 +61,8 @@ class ModelPreset:
             "hf": {"model_type": self.hf_model_type, "config": self.hf_config},
             "mamba_ssm": {"config": self.mamba_ssm_config} if self.mamba_ssm_config else None,
             "tiny": self.tiny,
+            **({"model_dir": self.model_dir, "trust_remote_code": self.trust_remote_code,
+                "code_sha256": self.code_sha256} if self.model_dir else {}),
         }
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from edgeprobe.errors import ProfileError
+from edgeprobe.errors import ProfileError, UsageError
 from edgeprobe.suite.presets import IMPLEMENTATIONS, ModelPreset, load_preset
 from edgeprobe.suite.profiles import names_in, profiles_dir, read_toml, require
 
@@ -69,6 +69,8 @@ class Suite:
     # what that study's software chose on its hardware (see the suite files).
     attention_backend: tuple[str, ...] = ()
     overrides: tuple[str, ...] = ()
+    # Models from local folders (``--model-dir``), by name, beside the named presets.
+    local_presets: tuple[ModelPreset, ...] = ()
 
     def lengths_for(self, preset: ModelPreset) -> tuple[int, ...]:
         if preset.name in self.lengths_by_model:
@@ -76,10 +78,12 @@ class Suite:
         return self.lengths_by_family.get(preset.family, self.lengths)
 
     def presets(self) -> list[ModelPreset]:
-        return [load_preset(name) for name in self.models]
+        local = {p.name: p for p in self.local_presets}
+        return [local.get(name) or load_preset(name) for name in self.models]
 
     def definition(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("local_presets")
         data["presets"] = {p.name: p.as_dict() for p in self.presets()}
         return data
 
@@ -100,12 +104,21 @@ class Suite:
         profile: bool | None = None,
         decode_modes: tuple[str, ...] | None = None,
         attention_backend: tuple[str, ...] | None = None,
+        local_presets: list[ModelPreset] | None = None,
     ) -> Suite:
         changes: dict[str, Any] = {}
         if models:
             for name in models:
                 load_preset(name)  # fail early, with the did-you-mean hint
             changes["models"] = tuple(models)
+        if local_presets:
+            names = [*changes.get("models", ()), *(p.name for p in local_presets)]
+            clash = next((name for name in names if names.count(name) > 1), None)
+            if clash:
+                raise UsageError(f"--model-dir {clash}: a model of that name is already in "
+                                 "the run; rename the folder")
+            changes["models"] = (*changes.get("models", ()), *(p.name for p in local_presets))
+            changes["local_presets"] = tuple(local_presets)
         if lengths:
             changes.update(lengths=tuple(lengths), lengths_by_family={}, lengths_by_model={})
         if variants:
@@ -126,7 +139,8 @@ class Suite:
             changes["attention_backend"] = attention_backend
         if not changes:
             return self
-        return replace(self, overrides=tuple(sorted(changes)), **changes)
+        named = sorted("model_dir" if key == "local_presets" else key for key in changes)
+        return replace(self, overrides=tuple(named), **changes)
 
 
 def _lengths(value: Any, where: Path, key: str) -> tuple[int, ...]:
