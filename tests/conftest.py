@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,27 @@ def write_suite(folder: Path, name: str = "mini", **fields: object) -> Path:
     path = folder / f"{name}.toml"
     path.write_text(textwrap.dedent("\n".join(lines)) + "\n")
     return path
+
+
+def wait_for(predicate, timeout_s: float = 120.0):
+    """``predicate()``'s first true value, polled until ``timeout_s`` runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def points_so_far(path) -> list:
+    """The points a bundle being written holds now (none while it cannot be read yet)."""
+    from edgeprobe.bundle import read_bundle
+
+    try:
+        return read_bundle(path).points
+    except Exception:
+        return []
 
 
 @pytest.fixture

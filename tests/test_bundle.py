@@ -6,6 +6,7 @@ import msgpack
 import pytest
 
 from edgeprobe.bundle import BundleError, BundleWriter, read_bundle, schema
+from tests.bundle_fuzzing import record_spans
 
 
 def _write(path, points=3):
@@ -131,23 +132,13 @@ def test_bundle_side_never_imports_torch():
     assert out.stdout.strip() == "False"
 
 
-def _spans(data):
-    unpacker = msgpack.Unpacker(raw=False)
-    unpacker.feed(data)
-    spans, start = [], 0
-    for _ in unpacker:
-        spans.append((start, unpacker.tell()))
-        start = unpacker.tell()
-    return spans
-
-
 def test_a_changed_figure_is_damage_with_its_record_index(tmp_path):
     """A byte flip that still decodes (a throughput of 378 read as 7.4e204 in a bundle without
     checksums) is caught by the record's checksum: the records before it are kept, the
     changed one and everything after are not shown."""
     path = _write(tmp_path / "a.epb", points=3)
     data = bytearray(path.read_bytes())
-    start, end = _spans(bytes(data))[2]  # the second point
+    start, end = record_spans(bytes(data))[2]  # the second point
     at = data.index(msgpack.packb(0.02), start, end) + 1  # inside the float64 of ttft_s
     data[at] ^= 0x40
     path.write_bytes(bytes(data))
@@ -161,7 +152,7 @@ def test_a_changed_figure_is_damage_with_its_record_index(tmp_path):
 def test_a_removed_or_repeated_record_breaks_the_chain(tmp_path):
     path = _write(tmp_path / "a.epb", points=3)
     data = path.read_bytes()
-    spans = _spans(data)
+    spans = record_spans(data)
     (s1, e1), (s2, e2) = spans[1], spans[2]
     for changed, index in ((data[:s1] + data[e1:], 1),  # first point removed
                            (data[:e2] + data[s2:], 3),  # second point twice

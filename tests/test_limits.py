@@ -15,7 +15,7 @@ from edgeprobe.bundle import read_bundle
 from edgeprobe.probe import oomkill
 from edgeprobe.probe.search import Trial, find_max_context
 from edgeprobe.runner.points import crash_reply
-from tests.conftest import REPO, write_suite
+from tests.conftest import REPO, points_so_far, wait_for, write_suite
 
 GIB = 1024**3
 # What a CUDA fault prints before the process dies: the error, then a C++ stack trace.
@@ -144,21 +144,8 @@ def test_limit_details_read_well():
     assert limit_kind({"limit_reached": True, "max_ok_tokens": 4096}) == "search limit"
 
 
-def _wait_for(predicate, timeout_s=120.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
-def _points(path):
-    try:
-        return read_bundle(path).points
-    except Exception:
-        return []
 
 
 @pytest.mark.slow
@@ -181,17 +168,17 @@ def test_a_dying_worker_is_told_apart(tmp_path):
         return [c for c in psutil.Process(run.pid).children()
                 if "spawn_main" in " ".join(c.cmdline())]
 
-    _wait_for(lambda: len(_points(out)) >= 1)  # 64 done: the slow 16K point is running
+    wait_for(lambda: len(points_so_far(out)) >= 1)  # 64 done: the slow 16K point is running
     time.sleep(0.3)
     _cgroup_tree(root, 1)  # the kernel's OOM killer picks the worker
-    _wait_for(worker)[0].kill()
-    _wait_for(lambda: len(_points(out)) >= 3)  # tiny-mamba2 64 done after the restart
+    wait_for(worker)[0].kill()
+    wait_for(lambda: len(points_so_far(out)) >= 3)  # tiny-mamba2 64 done after the restart
     time.sleep(0.3)
     with open(out.with_suffix(".worker.log"), "a") as log:
         log.write("terminate called after throwing an instance of 'c10::AcceleratorError'\n"
                   "  what():  CUDA error: an illegal memory access was encountered\n"
                   + STACK + "\n")
-    _wait_for(worker)[0].kill()
+    wait_for(worker)[0].kill()
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 0, stderr
     status = {(p["model"], p["length_tokens"]): p for p in read_bundle(out).points}

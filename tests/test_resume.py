@@ -15,7 +15,7 @@ import pytest
 
 from edgeprobe.bundle import read_bundle, schema
 from edgeprobe.bundle.reader import _Scanner
-from tests.conftest import REPO, run_cli, write_suite
+from tests.conftest import REPO, points_so_far, run_cli, write_suite
 
 pytestmark = pytest.mark.slow
 
@@ -30,11 +30,6 @@ def _identity(point):
             bool(point.get("search")))
 
 
-def _points(path):
-    try:
-        return read_bundle(path).points
-    except Exception:
-        return []
 
 
 def _run(cli, *args):
@@ -62,7 +57,7 @@ def test_killed_run_resumed_ends_as_an_uninterrupted_one(cli, tmp_path, uninterr
                             "--out", str(killed), "--device", "cpu", "--quiet", "--local"],
                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while len(_points(killed)) < 4 and time.monotonic() < deadline:
+    while len(points_so_far(killed)) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=30)

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from edgeprobe.bundle import read_bundle
-from tests.conftest import REPO, write_suite
+from tests.conftest import REPO, points_so_far, wait_for, write_suite
 
 pytestmark = pytest.mark.slow
 
@@ -143,21 +143,8 @@ def test_find_max_context_on_cpu(cli, tmp_path):
     assert "memory" in shown.stdout and "out of memory at" in shown.stdout
 
 
-def _wait_for(predicate, timeout_s=120.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting")
 
 
-def _points(path):
-    try:
-        return read_bundle(path).points
-    except Exception:
-        return []
 
 
 def _start_run(tmp_path, suite, out):
@@ -172,7 +159,7 @@ def test_kill_9_keeps_every_completed_point(tmp_path):
                         lengths=[64, 128, 256, 512, 1024, 2048], repeats=2)
     out = tmp_path / "killed.epb"
     run = _start_run(tmp_path, suite, out)
-    _wait_for(lambda: len(_points(out)) >= 3)
+    wait_for(lambda: len(points_so_far(out)) >= 3)
     children = psutil.Process(run.pid).children(recursive=True)
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=30)
@@ -190,7 +177,7 @@ def test_sigterm_closes_the_bundle_as_interrupted(tmp_path):
     suite = write_suite(tmp_path, models=["tiny-mamba"], lengths=[64, 128, 256, 512, 1024, 2048])
     out = tmp_path / "term.epb"
     run = _start_run(tmp_path, suite, out)
-    _wait_for(lambda: len(_points(out)) >= 1)
+    wait_for(lambda: len(points_so_far(out)) >= 1)
     run.send_signal(signal.SIGTERM)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == 130
@@ -208,8 +195,8 @@ def test_a_worker_that_dies_costs_one_point(tmp_path):
                         decode_tokens=0)
     out = tmp_path / "crash.epb"
     run = _start_run(tmp_path, suite, out)
-    _wait_for(lambda: len(_points(out)) >= 1)  # 64 done: the slow 4096 point is running
-    worker = _wait_for(lambda: [c for c in psutil.Process(run.pid).children()
+    wait_for(lambda: len(points_so_far(out)) >= 1)  # 64 done: the slow 4096 point is running
+    worker = wait_for(lambda: [c for c in psutil.Process(run.pid).children()
                                 if "spawn_main" in " ".join(c.cmdline())])[0]
     time.sleep(0.5)
     worker.kill()
