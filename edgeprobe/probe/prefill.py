@@ -73,15 +73,15 @@ def prompt(model: LoadedModel, length: int, seed: int) -> torch.Tensor:
     return ids.to(model.device)
 
 
+def prefill_once(model: LoadedModel, ids: torch.Tensor, variant: str) -> None:
+    """One prefill of ``ids`` with the variant's logits; the outputs are dropped."""
+    with torch.inference_mode():
+        model.adapter.prefill(ids, LOGITS_TO_KEEP[variant])
+
+
 def time_prefill(model: LoadedModel, ids: torch.Tensor, variant: str) -> Timed:
     """One timed prefill of ``ids`` with the variant's logits, as every timed pass runs."""
-    keep = LOGITS_TO_KEEP[variant]
-
-    def once() -> None:
-        with torch.inference_mode():
-            model.adapter.prefill(ids, keep)
-
-    return timed(once, model.device)
+    return timed(lambda: prefill_once(model, ids, variant), model.device)
 
 
 @dataclass
@@ -116,8 +116,7 @@ class _Prefill:
         return clock.phase(name)
 
     def once(self) -> None:
-        with torch.inference_mode():
-            self.model.adapter.prefill(self.ids, self.keep)
+        prefill_once(self.model, self.ids, self.run.variant)
 
     def timed_s(self) -> float:
         return time_prefill(self.model, self.ids, self.run.variant).seconds
