@@ -11,7 +11,9 @@
 #
 # Wheels for the device (mamba-ssm, causal-conv1d, platformdirs) are installed from $WHEELS
 # (default .whl) when present. Steps share BUDGET_S seconds (default 580); a step cut short
-# keeps what it wrote (fidelity writes its report after every model and length).
+# keeps what it wrote (fidelity writes its report after every model and length). A suite
+# step whose bundle is in $RESUME_DIR (default resume/) continues it with `run --resume`
+# instead of starting afresh: copy an interrupted bundle there to go on in the next call.
 set -u
 OUT=${OUT:-out}
 WHEELS=${WHEELS:-.whl}
@@ -22,6 +24,7 @@ if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
     "$WHEELS"/*.whl > "$OUT/wheels.log" 2>&1 && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 EP=(python3 -m edgeprobe)
+RESUME_DIR=${RESUME_DIR:-resume}
 declare -A result
 order=()
 
@@ -37,6 +40,16 @@ step() {  # step NAME LIMIT_S COMMAND...: run with a time limit, log to $OUT/NAM
   local code=$?
   result[$name]="exit $code in $((SECONDS - started)) s"
   echo "== $name: ${result[$name]}"; tail -n 25 "$OUT/$name.log"
+}
+
+suite_step() {  # suite_step NAME LIMIT_S RUN-ARGS...: a suite run into $OUT/NAME.epb, resumed
+  local name=$1 limit=$2; shift 2
+  if [ -f "$RESUME_DIR/$name.epb" ]; then
+    cp "$RESUME_DIR/$name.epb" "$OUT/$name.epb"
+    step "$name" "$limit" "${EP[@]}" run --resume "$OUT/$name.epb"
+  else
+    step "$name" "$limit" "${EP[@]}" run "$@" --out "$OUT/$name.epb"
+  fi
 }
 
 for what in "$@"; do
@@ -75,20 +88,20 @@ EOF
     fidelity-qwen|fidelity-mamba2)  # one model per command, more decode rounds
       model=qwen2.5-0.5b; [ "$what" = fidelity-mamba2 ] && model=mamba2-780m
       step "$what" 560 "${EP[@]}" fidelity --models "$model" --impl both \
-        --lengths 1K 8K 32K --rounds 5 --decode-rounds 4 --decode-tokens 64 \
+        --lengths 1K 8K 32K --rounds 5 --decode-rounds "${DECODE_ROUNDS:-8}" --decode-tokens 32 \
         --out "$OUT/$what.json" --markdown "$OUT/$what.md"
       ;;
     graph)
-      step graph 420 "${EP[@]}" run --suite paper-desktop --device cuda --impl both \
-        --models qwen2.5-0.5b mamba2-780m --lengths 1K 32K --variants lean \
+      # shellcheck disable=SC2086  # GRAPH_MODELS is a list
+      suite_step h200-graph-vs-eager 420 --suite paper-desktop --device cuda --impl both \
+        --models ${GRAPH_MODELS:-qwen2.5-0.5b mamba2-780m} --lengths 1K 32K --variants lean \
         --decode-mode both --decode-tokens 128 --attention-backend auto --warmup 1 --repeats 3 \
-        --no-thermal-guard --out "$OUT/h200-graph-vs-eager.epb"
+        --no-thermal-guard
       ;;
     slice)
-      step slice 540 "${EP[@]}" run --suite paper-desktop --device cuda --impl both \
+      suite_step h200-paper-slice 540 --suite paper-desktop --device cuda --impl both \
         --models qwen2.5-0.5b mamba-790m mamba2-780m falcon-h1-0.5b --lengths 1K 8K 32K \
-        --decode-tokens 64 --warmup 1 --repeats 3 --no-thermal-guard \
-        --out "$OUT/h200-paper-slice.epb"
+        --decode-tokens 64 --warmup 1 --repeats 3 --no-thermal-guard
       ;;
     anchor)  # a plain loop beside edgeprobe in the same call as the slice
       step anchor 240 "${EP[@]}" fidelity --models qwen2.5-0.5b mamba2-780m --impl study \
