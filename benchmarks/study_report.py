@@ -221,6 +221,8 @@ def build_report(paths: list[Path], out_dir: Path, name: str,
         f"({(b.suite_sha256 or '')[:12]}), budget "
         f"{format_bytes(b.memory_budget_bytes) if b.memory_budget_bytes else 'none'}, "
         f"{b.points} points" + ("" if b.complete else f", **incomplete** ({b.damage})")
+        + (f", **{b.run_status}** before its end" + (", resumable" if b.resumable else "")
+           if b.complete and b.run_status not in (None, "completed") else "")
         for b in everything.bundles) + "".join(
         f"\n- `{Path(b.path).name}` ran without warm-up: used for max context and kernel "
         "shares, not for speed" for b in bundles if b not in timed)

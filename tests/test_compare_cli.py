@@ -37,12 +37,12 @@ def test_terminal_report_of_device_bundles(cli):
     out = result.stdout
     for fragment in ("h200-paper-slice (baseline)", "warning: memory budget differs",
                      "Crossover", "faster beyond", "none in range", "Max context", "75,776",
-                     "search, cut short", "189ms 1.01x"):
+                     "search, cut short", "189ms 0.79x"):
         assert fragment in out, fragment
 
 
 def test_terminal_figures_fit_80_columns_and_name_every_model_whole(cli):
-    result = cli("compare", SLICE, str(DEVICE_RESULTS / "h200-graph-vs-eager.epb"),
+    result = cli("compare", SLICE, str(DEVICE_RESULTS / "h200-graph-vs-eager-qwen.epb"),
                  env={"COLUMNS": "80"})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -52,11 +52,11 @@ def test_terminal_figures_fit_80_columns_and_name_every_model_whole(cli):
     assert all(len(line) <= 80 for line in figures), max(figures, key=len)
     for model in ("falcon-h1-0.5b", "mamba-790m/mamba_ssm", "mamba2-780m", "qwen2.5-0.5b"):
         assert model in figures
-    # The new bundle's warm TPOT against the old single cold pass, with spread and ratio;
-    # the cold pass beside it.
+    # Warm TPOT with its spread and ratio (cuDNN attention, unpinned, against the slice's
+    # pinned flash), the cold pass beside it.
     row = next(line for line in figures if line.startswith("      1K   B"))
-    assert "29.1ms±20%* 0.36x" in row and "75.0ms" in row
-    assert " A  h200-paper-slice (baseline)" in lines and " B  h200-graph-vs-eager" in lines
+    assert "29.1ms±20%* 1.56x" in row and "75.0ms" in row
+    assert " A  h200-paper-slice (baseline)" in lines and " B  h200-graph-vs-eager-qwen" in lines
 
 
 def test_markdown_and_published_variant(cli):
@@ -205,7 +205,8 @@ def test_fresh_cpu_run_compares_and_exports(cli, tmp_path):
 
 
 def test_show_fits_80_columns_with_a_long_status(cli):
-    result = cli("show", str(DEVICE_RESULTS / "h200-graph-vs-eager.epb"), env={"COLUMNS": "80"})
+    result = cli("show", str(DEVICE_RESULTS / "h200-graph-vs-eager-qwen.epb"),
+                 env={"COLUMNS": "80"})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     table = lines[lines.index("Results"):]

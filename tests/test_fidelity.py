@@ -84,6 +84,7 @@ def test_ratio_and_noise_of_known_samples():
     metric = metric_summary([1.0, 1.1, 0.9, 1.0], [1.2, 1.3, 1.2, 1.25])
     assert metric["bare"]["median_s"] == pytest.approx(1.0)
     assert metric["ratio_of_medians"] == pytest.approx(1.225)
+    assert metric["ratio_of_minimums"] == pytest.approx(1.2 / 0.9)
     assert metric["ratio"] == pytest.approx(statistics.median([1.2, 1.3 / 1.1, 1.2 / 0.9, 1.25]))
     assert metric["within_noise"] is False
     close = metric_summary([1.0, 1.2, 0.8], [1.05, 1.25, 0.85])

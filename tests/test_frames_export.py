@@ -31,7 +31,10 @@ def test_points_frame_of_a_device_bundle():
                 and p["implementation"] == "mamba_ssm" and p["variant"] == "lean"]
     assert list(lean.ttft_s) == expected
     assert set(frames.models.kernel_path) == {"fused"}
-    assert frames.kernels.empty and frames.telemetry.empty and frames.categories.empty
+    assert frames.kernels.empty and frames.categories.empty  # run without --profile
+    telemetry = frames.telemetry  # NVML samples of the whole run, on one clock
+    assert {"monotonic_s", "gpu_power_w", "gpu_mem_used_bytes"} <= set(telemetry.columns)
+    assert telemetry.monotonic_s.is_monotonic_increasing and telemetry.gpu_power_w.max() > 0
 
 
 def test_frames_of_a_truncated_search_bundle():

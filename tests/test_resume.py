@@ -157,3 +157,24 @@ def test_a_resume_that_would_change_the_figures_is_refused(cli, tmp_path):
     out = cli("run", "--resume", str(path), "--out", str(tmp_path / "x.epb"), "--local")
     assert out.returncode == 2 and "drop --out" in out.stderr
 
+
+
+def test_compare_says_a_stopped_run_can_be_resumed(cli, tmp_path, uninterrupted):
+    """A run stopped by SIGTERM ends with a footer (status interrupted): compare names it as
+    stopped early and how to go on, rather than treating its points as the whole suite."""
+    suite, whole = uninterrupted
+    stopped = tmp_path / "stopped.epb"
+    run = subprocess.Popen([sys.executable, "-m", "edgeprobe", "run", "--suite", str(suite),
+                            "--out", str(stopped), "--device", "cpu", "--quiet", "--local"],
+                           cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(points_so_far(stopped)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    run.send_signal(signal.SIGTERM)
+    run.wait(timeout=60)
+    bundle = read_bundle(stopped)
+    assert bundle.footer["status"] == "interrupted" and bundle.resumable
+    compared = cli("compare", str(whole), str(stopped), "--format", "json")
+    assert compared.returncode == 0, compared.stderr
+    assert (f"stopped: its run ended interrupted after {len(bundle.points)} points "
+            "(edgeprobe run --resume continues it)") in json.loads(compared.stdout)["warnings"]

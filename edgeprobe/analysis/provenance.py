@@ -35,6 +35,8 @@ class BundleInfo:
     decode_method: str = "eager"  # the decode modes, or "single-pass" (bundles before 0.2)
     launch_bound_points: int = 0
     complete: bool = True
+    run_status: str | None = None  # the footer's: completed, interrupted, failed
+    resumable: bool = False
     damage: str | None = None
     damaged: bool = False  # not as written (see Bundle.damaged); records before it were used
     verified: bool = True  # False: written before bundles carried checksums
@@ -101,7 +103,8 @@ def bundle_info(label: str, bundle: Bundle) -> BundleInfo:
         kernel_paths=_kernel_paths(bundle), attention_pin=_pin(settings),
         attention_seen=_attention_seen(bundle), decode_method=_decode_method(settings),
         launch_bound_points=sum(_launch_bound(p) for p in bundle.points),
-        complete=bundle.complete, damage=bundle.damage,
+        complete=bundle.complete, run_status=(bundle.footer or {}).get("status"),
+        resumable=bundle.resumable, damage=bundle.damage,
         damaged=bundle.damaged, verified=bundle.verified,
         points=len(bundle.points), created_unix_s=header.get("created_unix_s"))
 
@@ -152,6 +155,9 @@ def provenance_warnings(infos: list[BundleInfo]) -> list[str]:
     and one per bundle that is incomplete."""
     warnings = [f"{i.label} is incomplete ({i.damage or 'no footer'}): "
                 f"{i.points} points read" for i in infos if not i.complete]
+    warnings += [f"{i.label}: its run ended {i.run_status} after {i.points} points"
+                 + (" (edgeprobe run --resume continues it)" if i.resumable else "")
+                 for i in infos if i.complete and i.run_status not in (None, "completed")]
     if len(infos) < 2:
         return warnings
     checks = [

@@ -35,8 +35,8 @@ SIDES = ("bare", "edgeprobe")
 class FidelitySpec:
     length_tokens: int
     rounds: int = 5
-    decode_rounds: int = 3
-    decode_tokens: int = 64
+    decode_rounds: int = 10
+    decode_tokens: int = 32
     warmup: int = 2
     seed: int = 0
 

@@ -27,8 +27,8 @@ class FidelityRequest:
     device: str = "auto"
     dtype: str | None = None  # default: float16 on a GPU, float32 on the CPU
     rounds: int = 5
-    decode_rounds: int = 3
-    decode_tokens: int = 64
+    decode_rounds: int = 10
+    decode_tokens: int = 32
     warmup: int = 2
     attention_backend: tuple[str, ...] = ()
     threads: int | None = None
