@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from edgeprobe import __version__, argtypes
+from edgeprobe.agent.log import LEVELS as AGENT_LOG_LEVELS
 from edgeprobe.errors import EdgeprobeError
 
 
@@ -202,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="N", help="clients served at once (default 64)")
     agent.add_argument("--frame-timeout", type=argtypes.seconds, default=10.0, metavar="SECONDS",
                        help="time a client has to finish a request it started (default 10)")
+    agent.add_argument("--log-level", choices=AGENT_LOG_LEVELS,
+                       default="info", help="least important log lines shown (default info)")
     agent.add_argument("--no-telemetry", action="store_true", help=argparse.SUPPRESS)
     jobs = sub.add_parser("jobs", help="the agent's jobs; cancel one")
     jobs.add_argument("--cancel", type=argtypes.job_id, metavar="ID")

@@ -82,6 +82,13 @@ class Job(JobRecord):
             log.warning("job %d: cannot write %s (%s)", self.id, self.folder.job_file,
                         exc.strerror or exc)
 
+    def describe(self) -> str:
+        """``job 3 (suite smoke, bundle /data/x.epb)``: how the log names a job."""
+        resumed = _option(self.argv, "--resume")
+        suite = _option(self.argv, "--suite") or (f"of {resumed}" if resumed else "default")
+        bundle = self.bundle or _option(self.argv, "--out") or resumed or "not named yet"
+        return f"job {self.id} (suite {suite}, bundle {bundle})"
+
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "argv": self.argv, "state": self.state, "bundle": self.bundle,
                 "submitted_unix_s": self.submitted_unix_s, "started_unix_s": self.started_unix_s,
@@ -150,6 +157,7 @@ class JobQueue:
             job.state = "cancelled"
             job.ended_unix_s = time.time()
             job.save()
+            log.info("%s cancelled before it started", job.describe())
             await self.broadcast("run", {"job": job.id, "kind": "job_finished", **job.summary()})
             return True
         job.save()
@@ -225,6 +233,8 @@ class JobQueue:
             job.process = self._spawn(job.folder, job.argv)
         except OSError as exc:
             job.state, job.error = "failed", f"could not start: {exc}"
+            log.error("%s failed: could not start the run (%s)", job.describe(),
+                      exc.strerror or exc)
             await self.broadcast("run", {"job": job.id, "kind": "job_started", **job.summary()})
             job.ended_unix_s = time.time()
             job.save()
@@ -236,6 +246,7 @@ class JobQueue:
             job.process_start_ticks, job.boot_id = identity.start_ticks, identity.boot_id
         job.state = "running"
         job.save()
+        log.info("%s started (pid %d)", job.describe(), job.pid)
         await self.broadcast("run", {"job": job.id, "kind": "job_started", **job.summary()})
         task = asyncio.current_task()
         assert task is not None
@@ -301,8 +312,7 @@ class JobQueue:
         job.current = None
         job.save()
         remove_quietly(job.folder.path / "tmp")
-        if not watched:
-            log.info("job %d ended while no agent watched it: %s", job.id, job.state)
+        _log_end(job, watched)
 
     def _prune(self) -> None:
         keep = [j.id for j in self.jobs.values() if j.state not in FINISHED]
@@ -324,6 +334,27 @@ class JobQueue:
             job.finished_status = str(event.status)
         elif isinstance(event, events.Notice) and event.level == "error":
             job.last_error = str(event.message)
+
+
+def _log_end(job: Job, watched: bool) -> None:
+    level = logging.WARNING if job.state in ("failed", "lost") else logging.INFO
+    took = ""
+    if job.started_unix_s is not None and job.ended_unix_s is not None:
+        took = f" after {job.ended_unix_s - job.started_unix_s:.1f} s"
+    unwatched = "" if watched else " while no agent watched it"
+    error = f": {job.error}" if job.error else ""
+    log.log(level, "%s %s%s%s%s", job.describe(), job.state, took, unwatched, error)
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value of ``name VALUE`` or ``name=VALUE`` in ``argv`` (the last one given)."""
+    found = None
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif arg.startswith(name + "="):
+            found = arg[len(name) + 1:]
+    return found
 
 
 def _state_from_exit(job: Job) -> tuple[str, str | None]:

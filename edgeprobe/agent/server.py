@@ -12,6 +12,7 @@ import os
 import socket
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,7 +20,9 @@ from edgeprobe import __version__
 from edgeprobe.agent.accept import quiet_accept_errors
 from edgeprobe.agent.jobs import JobQueue
 from edgeprobe.agent.limits import Limits, Outbox, SlowClient
+from edgeprobe.agent.log import Throttle
 from edgeprobe.agent.paths import bundle_dir, check_socket_folder
+from edgeprobe.agent.peer import Peer, peer_of
 from edgeprobe.agent.protocol import FrameError, encode, read_frame
 from edgeprobe.errors import EdgeprobeError
 
@@ -38,13 +41,20 @@ class TelemetryFeed(Protocol):
 
 class Client:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 limits: Limits) -> None:
+                 limits: Limits, number: int = 0) -> None:
         self.reader = reader
         self.writer = writer
         self.limits = limits
         self.topics: set[str] = set()
         self.name = "?"
         self.outbox = Outbox(limits.max_pending_bytes)
+        self.number = number
+        self.peer: Peer | None = peer_of(writer)
+        self.connected_monotonic_s = time.monotonic()
+
+    def __str__(self) -> str:
+        """``client 3 (tui)``: how the log names it."""
+        return f"client {self.number}" + (f" ({self.name})" if self.name != "?" else "")
 
     def send_event(self, message: dict[str, Any]) -> None:
         """An event frame: skipped when this client's outbox is full (it reads slowly)."""
@@ -83,6 +93,11 @@ class AgentServer:
         self.refused_clients = 0
         self.started_unix_s = time.time()
         self._server: asyncio.AbstractServer | None = None
+        self._clients_seen = 0
+        # A client that floods, or many at once, cannot flood the journal.
+        self._client_lines = Throttle(log, burst=100)
+        self._bad_frames = Throttle(log)
+        self._refused_requests = Throttle(log)
 
     # -- life cycle -------------------------------------------------------------------------
     def _claim_socket(self) -> None:
@@ -118,11 +133,15 @@ class AgentServer:
         if self.telemetry is not None:
             self.telemetry.start()
 
-    async def serve_forever(self) -> None:
+    async def serve_forever(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Serve until cancelled; ``on_ready`` runs once the socket listens (it is not
+        called when another agent serves the socket, or the start fails otherwise)."""
         await self.start()
         ticker = asyncio.create_task(self._telemetry_loop())
         try:
             assert self._server is not None
+            if on_ready is not None:
+                on_ready()
             await self._server.serve_forever()
         finally:
             ticker.cancel()
@@ -139,6 +158,9 @@ class AgentServer:
             self.telemetry.stop()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        self._client_lines.flush("client connections")
+        self._bad_frames.flush("bad frames")
+        self._refused_requests.flush("refused requests")
 
     # -- fan-out --------------------------------------------------------------------------
     async def broadcast(self, topic: str, data: dict[str, Any]) -> None:
@@ -167,23 +189,37 @@ class AgentServer:
 
     async def _serve_client(self, reader: asyncio.StreamReader,
                             writer: asyncio.StreamWriter) -> None:
-        client = Client(reader, writer, self.limits)
+        self._clients_seen += 1
+        client = Client(reader, writer, self.limits, self._clients_seen)
         if len(self.clients) >= self.limits.max_clients:
             await self._refuse(client)
             return
         self.clients.add(client)
+        self._client_lines.log(logging.INFO, "%s connected (%s)", client,
+                               client.peer or "peer unknown")
         pump = asyncio.create_task(client.pump())
+        why = "closed by the client"
         try:
             await self._requests(client)
         except FrameError as exc:
+            why = f"closed by the agent: {exc}"
             if isinstance(exc, SlowClient):
-                log.warning("closing client %s: %s", client.name, exc)
+                log.warning("closing %s: %s", client, exc)
+            else:
+                self._bad_frames.log(logging.WARNING, "%s sent a bad frame: %s", client, exc)
             with contextlib.suppress(FrameError):
                 client.send_event({"op": "error", "error": str(exc), "fatal": True})
         except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+            why = "connection lost"
+        except Exception:
+            why = "closed by the agent after an error"
+            log.error("%s: unexpected error while serving it; closing it", client,
+                      exc_info=True)
         finally:
             self._drop(client)
+            self._client_lines.log(
+                logging.INFO, "%s disconnected after %.1f s: %s", client,
+                time.monotonic() - client.connected_monotonic_s, why)
             try:
                 await asyncio.wait_for(pump, timeout=1.0)
             except (Exception, asyncio.CancelledError):
@@ -200,6 +236,9 @@ class AgentServer:
             if message is None:
                 return
             reply = await self._handle(client, message)
+            if reply["op"] == "error":
+                self._refused_requests.log(logging.WARNING, "%s: refused %r request: %s",
+                                           client, str(message["op"])[:40], reply["error"])
             if "id" in message:
                 reply["id"] = message["id"]
             await client.reply(reply)  # waits while the client is behind on its replies
@@ -229,6 +268,7 @@ class AgentServer:
 
     async def _op_hello(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
         client.name = str(message.get("client", "?"))[:40]
+        log.debug("client %d is %s", client.number, client.name)
         return {"op": "hello", "server": "edgeprobe-agent", "edgeprobe_version": __version__,
                 "pid": os.getpid(), "started_unix_s": self.started_unix_s,
                 "telemetry_hz": self.rate_hz}
@@ -277,10 +317,12 @@ class AgentServer:
         except OSError as exc:
             return {"op": "error", "error": f"cannot record the job in {self.jobs.root} "
                                             f"({exc.strerror or exc})"}
+        log.info("%s submitted %s: %s", client, job.describe(), " ".join(argv)[:400])
         return {"op": "started", "job": job.summary()}
 
     async def _op_cancel(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:
         job_id = int(message["job"])
+        log.info("%s asks to cancel job %d", client, job_id)
         return {"op": "cancelled", "job": job_id, "ok": await self.jobs.cancel(job_id)}
 
     async def _op_jobs(self, client: Client, message: dict[str, Any]) -> dict[str, Any]:

@@ -11,9 +11,18 @@ import signal
 import sys
 from pathlib import Path
 
+from edgeprobe import __version__
+from edgeprobe.agent import log as agent_log
 from edgeprobe.agent.limits import Limits
 from edgeprobe.agent.paths import check_socket_folder, socket_path
 from edgeprobe.agent.server import AgentServer
+from edgeprobe.errors import EdgeprobeError
+
+log = logging.getLogger("edgeprobe.agent")
+
+
+def _ready(path: Path) -> None:
+    log.info("agent on %s: serving (edgeprobe %s, pid %d)", path, __version__, os.getpid())
 
 
 async def _serve(server: AgentServer) -> None:
@@ -21,21 +30,32 @@ async def _serve(server: AgentServer) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    serving = asyncio.create_task(server.serve_forever())
+    serving = asyncio.create_task(server.serve_forever(lambda: _ready(server.path)))
     stopping = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if serving in done:
         serving.result()  # re-raise why the server stopped
+    log.info("stopping; jobs still running go on, and the next agent follows them")
     serving.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await serving
+    log.info("agent stopped")
 
 
 def main(args: argparse.Namespace) -> int:
-    # One line per message on stderr (the journal under systemd): re-attached jobs, jobs
-    # found ended, clients refused.
-    logging.basicConfig(level=logging.INFO, format="edgeprobe agent: %(message)s",
-                        stream=sys.stderr)
+    agent_log.setup(args.log_level)
+    try:
+        return _run(args)
+    except EdgeprobeError as exc:
+        # The one line a refusing agent prints; under systemd the journal files it as an error.
+        print(agent_log.fatal_line(f"edgeprobe: {exc}"), file=sys.stderr, flush=True)
+        return exc.exit_code
+    except Exception:
+        log.critical("agent stopped by an unexpected error", exc_info=True)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     path = Path(args.socket) if args.socket else socket_path()
     check_socket_folder(path, create=True)
     feed = None
@@ -46,7 +66,5 @@ def main(args: argparse.Namespace) -> int:
     limits = Limits(max_clients=args.max_clients, frame_timeout_s=args.frame_timeout)
     server = AgentServer(path, telemetry=feed, group=args.group, rate_hz=args.publish_rate,
                          limits=limits)
-    print(f"edgeprobe agent on {path} (pid {os.getpid()})", file=sys.stderr,
-          flush=True)
     asyncio.run(_serve(server))
     return 0
