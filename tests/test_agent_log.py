@@ -1,6 +1,6 @@
 """What ``edgeprobe agent`` tells the field engineer: a second agent refuses before anything
-else, the log on standard error (plain or for the journal) and job history that survives a
-restart."""
+else, the log on standard error (plain or for the journal), systemd readiness through
+NOTIFY_SOCKET, and job history that survives a restart."""
 
 from __future__ import annotations
 
@@ -199,6 +199,45 @@ def test_log_level_warning_leaves_out_clients_but_keeps_bad_frames(agents, tmp_p
     agent.line("sent a bad frame")
     lines = agent.stop()
     assert not any("connected" in line or " info " in line for line in lines), lines
+
+
+# -- systemd readiness --------------------------------------------------------------------------
+
+def _notify_socket(address: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(60)
+    return sock
+
+
+@pytest.mark.parametrize("abstract", [False, True])
+def test_ready_once_the_socket_listens_and_stopping_at_the_end(agents, tmp_path, abstract):
+    if abstract:
+        name = f"edgeprobe-test-{os.getpid()}-{tmp_path.name}"
+        notify, address = _notify_socket("\0" + name), "@" + name
+    else:
+        address = str(tmp_path / "notify.sock")
+        notify = _notify_socket(address)
+    with notify:
+        agent = Agent(tmp_path, env={"NOTIFY_SOCKET": address})
+        agents.append(agent)
+        ready = notify.recv(4096).decode().splitlines()
+        assert ready == ["READY=1", f"STATUS=serving {agent.path}"]
+        with agent.client() as client:  # no wait: it listens when it says so
+            assert client.request("ping")["op"] == "pong"
+        agent.process.send_signal(signal.SIGTERM)
+        assert notify.recv(4096).decode().splitlines()[0] == "STOPPING=1"
+        assert agent.process.wait(timeout=60) == 0
+
+        # An agent that refuses to start never says it is ready.
+        first = start(agents, tmp_path)
+        second = subprocess.run([sys.executable, "-m", "edgeprobe", "agent", "--no-telemetry"],
+                                cwd=REPO, env={**first.env, "NOTIFY_SOCKET": address},
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        notify.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            notify.recv(4096)
 
 
 # -- jobs in the log and after a restart -------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 from edgeprobe import __version__
 from edgeprobe.agent import log as agent_log
 from edgeprobe.agent.limits import Limits
+from edgeprobe.agent.notify import notify
 from edgeprobe.agent.paths import check_socket_folder, socket_path
 from edgeprobe.agent.server import AgentServer
 from edgeprobe.errors import EdgeprobeError
@@ -23,6 +24,7 @@ log = logging.getLogger("edgeprobe.agent")
 
 def _ready(path: Path) -> None:
     log.info("agent on %s: serving (edgeprobe %s, pid %d)", path, __version__, os.getpid())
+    notify("READY=1", f"STATUS=serving {path}")
 
 
 async def _serve(server: AgentServer) -> None:
@@ -30,9 +32,17 @@ async def _serve(server: AgentServer) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    serving = asyncio.create_task(server.serve_forever(lambda: _ready(server.path)))
+    ready = asyncio.Event()
+
+    def on_ready() -> None:
+        ready.set()
+        _ready(server.path)
+
+    serving = asyncio.create_task(server.serve_forever(on_ready))
     stopping = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if ready.is_set():
+        notify("STOPPING=1", "STATUS=stopping")
     if serving in done:
         serving.result()  # re-raise why the server stopped
     log.info("stopping; jobs still running go on, and the next agent follows them")
