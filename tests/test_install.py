@@ -539,6 +539,8 @@ def test_service_unit_matches_the_agent_contract():
     assert settings["ProtectSystem"] == ["strict"] and settings["PrivateNetwork"] == ["yes"]
     # Stopping or restarting the agent leaves its runs going.
     assert settings["KillMode"] == ["process"]
+    # Started once the agent says READY=1 (tests/test_agent_log.py), not once it was forked.
+    assert settings["Type"] == ["notify"]
     # What stops a non-root service from gaining privileges would stop sudo too.
     for stops_sudo in ("NoNewPrivileges", "RestrictAddressFamilies", "RestrictNamespaces",
                        "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality",
