@@ -8,6 +8,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
+from edgeprobe.commands.console import terminal
 from edgeprobe.suite import list_presets, list_suites, load_preset, load_suite
 from edgeprobe.units import format_tokens
 
@@ -46,6 +47,6 @@ def _suites(args: argparse.Namespace, console: Console) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    console = Console()
+    console = terminal()
     (_models if args.command == "models" else _suites)(args, console)
     return 0

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from edgeprobe.commands.console import terminal
 from edgeprobe.telemetry.report import machine_report
 from edgeprobe.telemetry.sampler import BackgroundSampler
 
@@ -59,5 +60,5 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0
-    _print(report, Console())
+    _print(report, terminal())
     return 0

@@ -6,10 +6,10 @@ import argparse
 import json
 import time
 
-from rich.console import Console
 from rich.table import Table
 
 from edgeprobe.agent.client import AgentClient
+from edgeprobe.commands.console import terminal
 
 
 def main(args: argparse.Namespace) -> int:
@@ -35,5 +35,5 @@ def main(args: argparse.Namespace) -> int:
         table.add_row(str(job["id"]), job["state"],
                       f"{job['points_done']}/{job['points_total']}", started,
                       job.get("error") or job.get("bundle") or "-", " ".join(job["argv"]))
-    Console().print(table)
+    terminal().print(table)
     return 0

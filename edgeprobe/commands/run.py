@@ -23,6 +23,7 @@ from edgeprobe.analysis.figures import figures
 from edgeprobe.analysis.kernels import category_shares, kernel_records
 from edgeprobe.analysis.render import kernel_shares_table, max_context_table, summary_table
 from edgeprobe.bundle import read_bundle
+from edgeprobe.commands.console import terminal
 from edgeprobe.commands.run_args import from_command, recorded_argv, without_resume
 from edgeprobe.errors import UsageError
 from edgeprobe.power.session import PowerRequest, PowerSession, recover_stale
@@ -360,7 +361,7 @@ def main(args: argparse.Namespace) -> int:
         return run_with_agent(args, settings)
     if args.detach:
         raise UsageError("--detach needs a running agent (start one with `edgeprobe agent`)")
-    console = Console()
+    console = terminal()
     view: Any = EventStream() if args.event_stream else ProgressView(console, quiet=args.quiet)
     with interruptible():
         try:

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from edgeprobe.agent.client import AgentClient, AgentUnavailable
 from edgeprobe.bundle import BundleError
+from edgeprobe.commands.console import terminal
 from edgeprobe.commands.run import ProgressView, print_run_summary
 from edgeprobe.runner import RunSettings, events
 
@@ -51,7 +52,7 @@ def job_argv(args: argparse.Namespace, settings: RunSettings) -> list[str]:
 
 
 def run_with_agent(args: argparse.Namespace, settings: RunSettings) -> int:
-    console = Console()
+    console = terminal()
     with AgentClient(name="run") as client:
         if not args.detach:
             client.request("subscribe", topics=["run"])
