@@ -231,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sample this machine in the TUI even when an agent is running")
     tui.add_argument("--rate", type=argtypes.rate_hz, default=10.0, metavar="HZ",
                      help="sampling rate without an agent (default 10 Hz)")
+    status = sub.add_parser("status", help="one snapshot of power, temperatures, memory, "
+                            "clocks and the running job")
+    status.add_argument("--json", action="store_true", help="the snapshot as JSON")
+    status.add_argument("--socket", metavar="PATH", help="agent socket (default: see README)")
+    status.add_argument("--local", action="store_true",
+                        help="sample this machine even when an agent is running")
     info = sub.add_parser("info", help="this machine, its GPU and power state, and which "
                           "sensors work (and how to fix those that do not)")
     info.add_argument("--json", action="store_true", help="the same as JSON")
@@ -259,6 +265,7 @@ _COMMANDS = {
     "agent": "edgeprobe.commands.agent",
     "jobs": "edgeprobe.commands.jobs",
     "info": "edgeprobe.commands.info",
+    "status": "edgeprobe.commands.status",
     "doctor": "edgeprobe.commands.doctor",
     "tui": "edgeprobe.commands.tui",
 }
