@@ -110,3 +110,20 @@ def test_export_into_a_new_folder_never_overwrites_unasked(cli, tmp_path, to):
     assert {line: (tmp_path / line).read_bytes() for line in written} == before
     forced = cli("export", str(SLICE), "--to", to, "--out", out, "--force")
     assert forced.returncode == 0 and forced.stdout == first.stdout
+
+
+def test_crossover_and_max_context_fit_80_columns_without_cutting_a_value(cli):
+    maxctx = DEVICE_RESULTS / "h200-maxctx-24GiB.epb"
+    result = cli("compare", str(SLICE), str(maxctx), env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    tail = "\n".join(lines[lines.index(next(x for x in lines if x.startswith("Crossover"))):])
+    words = set(tail.replace(";", " ").split())
+    for whole in ("qwen2.5-0.5b", "mamba2-780m/mamba_ssm", "falcon-h1-0.5b", "~20,552",
+                  "32,768", "75,776", "h200-maxctx-24GiB", "h200-paper-slice"):
+        assert whole in words, whole
+    wide = cli("compare", str(SLICE), str(maxctx), env={"COLUMNS": "250"})
+    header = next(x for x in wide.stdout.splitlines() if x.startswith("bundle "))
+    assert header.split() == ["bundle", "transformer", "vs", "family", "crossover",
+                              "transformer", "faster", "by", "SSM/hybrid", "faster", "by"]
