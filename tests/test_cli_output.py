@@ -127,3 +127,25 @@ def test_crossover_and_max_context_fit_80_columns_without_cutting_a_value(cli):
     header = next(x for x in wide.stdout.splitlines() if x.startswith("bundle "))
     assert header.split() == ["bundle", "transformer", "vs", "family", "crossover",
                               "transformer", "faster", "by", "SSM/hybrid", "faster", "by"]
+
+
+def test_listings_at_80_columns_keep_what_one_types_and_reads_whole(cli):
+    models = cli("models", env={"COLUMNS": "80"})
+    lines = models.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    listed = {line.split()[0] for line in lines[1:]}
+    names = {m["name"] for m in json.loads(cli("models", "--json").stdout)}
+    assert listed == names  # every name whole, one per line
+    wide = cli("models", env={"COLUMNS": "200"}).stdout.splitlines()
+    assert wide[0].split()[-2:] == ["shape", "from"]  # dropped only where it does not fit
+
+    board = REPO / "tests" / "fixtures" / "sysfs" / "orin-nano-jp6"
+    info = cli("info", env={"COLUMNS": "80", "EDGEPROBE_SYSFS_ROOT": str(board)})
+    lines = info.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    sensors = json.loads(cli("info", "--json", env={"EDGEPROBE_SYSFS_ROOT": str(board)}).stdout)
+    words = set(info.stdout.split())
+    for sensor in sensors["sensors"]:  # every path it reads shows whole
+        for word in sensor["detail"].split():
+            if word.startswith("/sys/"):
+                assert word in words, word

@@ -17,6 +17,7 @@ from typing import Any
 
 from edgeprobe.analysis.compare import Comparison
 from edgeprobe.analysis.report import THROTTLED_MARK, VARIANT_LABEL, TextTable
+from edgeprobe.analysis.textlayout import Grid, layout
 from edgeprobe.units import (
     format_bytes_compact,
     format_seconds_compact,
@@ -158,53 +159,8 @@ def figure_lines(comparison: Comparison, width: int = 80) -> list[str]:
     return lines
 
 
-def _wrap_items(items: list[str], width: int, indent: str = "  ",
-                hanging: str = "    ") -> list[str]:
-    """Items joined by "; ", wrapped between items (an item longer than a line is wrapped
-    at its spaces, never inside a word or a number)."""
-    lines: list[str] = []
-    current = ""
-    for item in items:
-        lead = indent if not lines and not current else hanging
-        candidate = f"{current}; {item}" if current else f"{lead}{item}"
-        if current and len(candidate) + 1 > width:  # room for the ";" a next item adds
-            lines.append(current + ";")
-            current = ""
-            candidate = f"{hanging}{item}"
-        if len(candidate) + 1 > width:
-            pieces = textwrap.wrap(candidate, width - 1, subsequent_indent=hanging,
-                                   break_long_words=False, break_on_hyphens=False)
-            lines += pieces[:-1]
-            candidate = pieces[-1]
-        current = candidate
-    if current:
-        lines.append(current)
-    return lines
-
 
 def table_lines(table: TextTable, width: int = 80) -> list[str]:
-    """A table as aligned columns when they fit ``width``; otherwise one block per row under
-    its first column's value (``header: value`` items, wrapped between items). Either way no
-    identifier or number is cut."""
-    wrap = {"width": width, "break_long_words": False, "break_on_hyphens": False}
-    lines = textwrap.wrap(table.title, **wrap)
-    widths = [max([len(header), *(len(row[i]) for row in table.rows)])
-              for i, header in enumerate(table.headers)]
-    if sum(widths) + 2 * (len(widths) - 1) <= width:
-        def aligned(cells: list[str]) -> str:
-            return "  ".join(cell.rjust(w) if i in table.right_aligned else cell.ljust(w)
-                             for i, (cell, w) in enumerate(zip(cells, widths, strict=True)))
-
-        lines += [aligned(table.headers).rstrip(), *(aligned(row).rstrip() for row in table.rows)]
-    else:
-        group = None
-        for row in table.rows:
-            if row[0] != group:
-                group = row[0]
-                lines.append(f"{table.headers[0]} {group}")
-            lines += _wrap_items([f"{header}: {cell}" for header, cell
-                                  in zip(table.headers[1:], row[1:], strict=True)
-                                  if cell not in ("", "-")], width)
-    for note in table.notes:
-        lines += textwrap.wrap(f"note: {note}", subsequent_indent="  ", **wrap)
-    return lines
+    """A report table laid out for ``width`` columns (see ``textlayout``)."""
+    return layout(Grid(table.title, table.headers, table.rows, table.right_aligned,
+                       notes=table.notes), width)
