@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from edgeprobe import __version__, argtypes
 from edgeprobe.agent.log import LEVELS as AGENT_LOG_LEVELS
-from edgeprobe.errors import EdgeprobeError
+from edgeprobe.cli_help import EXIT_STATUSES, describe
+from edgeprobe.errors import EdgeprobeError, ReaderGone
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,7 +33,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--impl", choices=("study", "both", "hf", "mamba_ssm"),
                      help="implementation for SSM presets (default: the suite's)")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    run.add_argument("--dtype", choices=("float16", "bfloat16", "float32"))
+    run.add_argument("--dtype", choices=("float16", "bfloat16", "float32"),
+                     help="weights and activations (default: the suite's, float16 on a GPU, "
+                          "float32 on the CPU)")
     run.add_argument("--out", help="bundle path (default: the data folder, a new name)")
     run.add_argument("--resume", metavar="BUNDLE",
                      help="continue an unfinished run into its bundle: what it finished is "
@@ -51,9 +55,14 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--attention-backend", metavar="auto|flash|efficient|cudnn|math",
                      help="pin torch's attention kernel; several, comma-separated, are tried "
                           "in order (default: the suite's pin, else auto = torch's choice)")
-    run.add_argument("--decode-tokens", type=argtypes.count, metavar="N")
-    run.add_argument("--repeats", type=argtypes.repeats, metavar="N")
-    run.add_argument("--warmup", type=argtypes.count, metavar="N")
+    run.add_argument("--decode-tokens", type=argtypes.count, metavar="N",
+                     help="tokens timed per decode pass; 0: no decode (default: the suite's, "
+                          "256 in the study suites)")
+    run.add_argument("--repeats", type=argtypes.repeats, metavar="N",
+                     help="timed prefill passes per point (default: the suite's)")
+    run.add_argument("--warmup", type=argtypes.count, metavar="N",
+                     help="least warm-up passes before timing; more run until two agree "
+                          "within 5%% (default: the suite's)")
     run.add_argument("--weights", action="append", metavar="[MODEL=]DIR",
                      help="load a local checkpoint instead of random weights")
     run.add_argument("--model-dir", action="append", metavar="DIR",
@@ -61,7 +70,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                           "weights, nothing downloaded); without --models, only such models")
     run.add_argument("--trust-remote-code", action="store_true",
                      help="let a --model-dir folder run its own modeling code (auto_map)")
-    run.add_argument("--point-timeout", type=argtypes.seconds, default=3600.0, metavar="SECONDS")
+    run.add_argument("--point-timeout", type=argtypes.seconds, default=3600.0, metavar="SECONDS",
+                     help="give up a point that takes longer (default 3600)")
     run.add_argument("--threads", type=argtypes.threads, help="CPU threads for torch")
     run.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                      help="after each model's timed passes, profile one prefill per length with "
@@ -102,7 +112,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 def _add_compare(sub: argparse._SubParsersAction) -> None:
     compare = sub.add_parser("compare", help="compare bundles: aligned figures, ratios, "
                              "crossover lengths, max context, warnings")
-    compare.add_argument("bundles", nargs="+", metavar="BUNDLE")
+    compare.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundles (.epb) to compare")
     compare.add_argument("--baseline", metavar="BUNDLE",
                          help="bundle the ratios are against (default: the first)")
     compare.add_argument("--format", choices=("term", "md", "csv", "json"), default="term",
@@ -119,12 +129,14 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 def _add_export(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser("export", help="export a bundle's points, models, max context, "
                             "kernels and telemetry as CSV, JSON or Parquet")
-    export.add_argument("bundle")
+    export.add_argument("bundle", help="the bundle (.epb) to export")
     export.add_argument("--to", choices=("csv", "json", "parquet"), default="csv",
                         help="file format (default csv; parquet needs pyarrow)")
     export.add_argument("--out", metavar="PATH",
-                        help="folder or file prefix (default: the bundle's name here); "
-                             "'-' writes the points (csv) or everything (json) to stdout")
+                        help="folder (ending in / or existing; made when missing) or file "
+                             "prefix (default: the bundle's name here); '-' writes the points "
+                             "(csv) or everything (json) to stdout")
+    export.add_argument("--force", action="store_true", help="overwrite files that exist")
 
 
 def _add_fidelity(sub: argparse._SubParsersAction) -> None:
@@ -136,7 +148,8 @@ def _add_fidelity(sub: argparse._SubParsersAction) -> None:
         "process, round by round in alternating order. Prints TTFT (all-position and "
         "last-position logits) and TPOT (cold and warm) of both, their spread and the ratio.",
         epilog="example: edgeprobe fidelity --models tiny-qwen2 tiny-mamba2 --lengths 256")
-    fidelity.add_argument("--models", nargs="+", required=True, metavar="MODEL")
+    fidelity.add_argument("--models", nargs="+", required=True, metavar="MODEL",
+                          help="presets to time (see `edgeprobe models`)")
     fidelity.add_argument("--lengths", nargs="+", required=True, metavar="N",
                           help="prompt lengths, e.g. 1K 8K 32K")
     fidelity.add_argument("--impl", choices=("study", "both", "hf", "mamba_ssm"),
@@ -171,10 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
                      "hybrid language models on Jetson boards and NVIDIA GPUs.")
     parser.add_argument("--version", action="version", version=f"edgeprobe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.add_argument("-V", action="version", version=f"edgeprobe {__version__}",
+                        help=argparse.SUPPRESS)
     _add_run(sub)
     show = sub.add_parser("show", help="summarise a bundle")
-    show.add_argument("bundle")
-    show.add_argument("--json", action="store_true", help="every point with its figures, as JSON")
+    show.add_argument("bundles", nargs="+", metavar="BUNDLE",
+                      help="bundles (.epb) to summarise, one after the other")
+    show.add_argument("--json", action="store_true",
+                      help="every point with its figures, as JSON (a list for several bundles)")
     _add_compare(sub)
     _add_export(sub)
     _add_fidelity(sub)
@@ -186,11 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--top", type=argtypes.integer(1, 1_000_000), default=10, metavar="N",
                       help="kernels listed per profiled point with --kernels (default 10)")
     models = sub.add_parser("models", help="list model presets")
-    models.add_argument("--json", action="store_true")
+    models.add_argument("--json", action="store_true", help="the list as JSON")
     suites = sub.add_parser("suites", help="list suites")
-    suites.add_argument("--json", action="store_true")
+    suites.add_argument("--json", action="store_true", help="the list as JSON")
     modes = sub.add_parser("power-modes", help="list the power modes and the one in force")
-    modes.add_argument("--json", action="store_true")
+    modes.add_argument("--json", action="store_true", help="the modes as JSON")
     modes.add_argument("--device-profile", metavar="NAME", help="use this device profile")
     agent = sub.add_parser("agent", help="serve telemetry and run jobs on a Unix socket")
     agent.add_argument("--socket", metavar="PATH", help="socket path (default: see README)")
@@ -207,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                        default="info", help="least important log lines shown (default info)")
     agent.add_argument("--no-telemetry", action="store_true", help=argparse.SUPPRESS)
     jobs = sub.add_parser("jobs", help="the agent's jobs; cancel one")
-    jobs.add_argument("--cancel", type=argtypes.job_id, metavar="ID")
-    jobs.add_argument("--json", action="store_true")
+    jobs.add_argument("--cancel", type=argtypes.job_id, metavar="ID",
+                      help="cancel this job (its bundle keeps what it finished)")
+    jobs.add_argument("--json", action="store_true", help="the jobs as JSON")
     tui = sub.add_parser("tui", help="live view of the device and the running suite "
                          "(keyboard only; works over SSH)")
     tui.add_argument("--socket", metavar="PATH", help="agent socket (default: see README)")
@@ -216,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sample this machine in the TUI even when an agent is running")
     tui.add_argument("--rate", type=argtypes.rate_hz, default=10.0, metavar="HZ",
                      help="sampling rate without an agent (default 10 Hz)")
+    status = sub.add_parser("status", help="one snapshot of power, temperatures, memory, "
+                            "clocks and the running job")
+    status.add_argument("--json", action="store_true", help="the snapshot as JSON")
+    status.add_argument("--socket", metavar="PATH", help="agent socket (default: see README)")
+    status.add_argument("--local", action="store_true",
+                        help="sample this machine even when an agent is running")
     info = sub.add_parser("info", help="this machine, its GPU and power state, and which "
                           "sensors work (and how to fix those that do not)")
     info.add_argument("--json", action="store_true", help="the same as JSON")
@@ -226,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not run the tiny models (kernels: import check only)")
     doctor.add_argument("--timeout", type=argtypes.seconds, default=600.0, metavar="SECONDS",
                         help="limit for loading each tiny model (default 600)")
+    describe(sub)
+    parser.epilog = EXIT_STATUSES
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
@@ -241,6 +268,7 @@ _COMMANDS = {
     "agent": "edgeprobe.commands.agent",
     "jobs": "edgeprobe.commands.jobs",
     "info": "edgeprobe.commands.info",
+    "status": "edgeprobe.commands.status",
     "doctor": "edgeprobe.commands.doctor",
     "tui": "edgeprobe.commands.tui",
 }
@@ -263,8 +291,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("edgeprobe: interrupted\n")
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):
+        _quiet_stdout()
         return 0
+
+
+def _quiet_stdout() -> None:
+    """After the reader of stdout left: the interpreter's last flush must not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

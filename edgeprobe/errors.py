@@ -27,3 +27,7 @@ class ProfileError(EdgeprobeError):
     """A suite, model or device profile that cannot be read or is invalid."""
 
     exit_code = 2
+
+
+class ReaderGone(Exception):
+    """The reader of stdout went away (``edgeprobe compare a b | head -1``): exit 0."""

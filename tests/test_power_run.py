@@ -120,14 +120,19 @@ def test_restored_when_the_run_stops_on_an_error(tmp_path):
     assert all(p["thermal"]["verdict"] == "critical" for p in bundle.points)
 
 
-def test_unknown_mode_refused_before_any_work(tmp_path):
+@pytest.mark.parametrize(("typed", "hint"), [
+    ("TURBO", ""),
+    ("MAXN", "did you mean MAXN_SUPER? "),  # the Orin Nano's MAXN after JetPack 6.2
+    ("25", "did you mean 25W? "),
+])
+def test_unknown_mode_refused_before_any_work(tmp_path, typed, hint):
     root, env = _board(tmp_path)
     out = tmp_path / "never.epb"
-    run = _run(["--suite", "smoke", "--out", str(out), "--power-mode", "TURBO"], env)
+    run = _run(["--suite", "smoke", "--out", str(out), "--power-mode", typed], env)
     _, stderr = run.communicate(timeout=60)
-    assert run.returncode != 0
-    assert stderr.strip() == ("edgeprobe: unknown power mode 'TURBO': this board has 15W, 25W, "
-                              "MAXN_SUPER, 7W")
+    assert run.returncode == 3
+    assert stderr.strip() == (f"edgeprobe: unknown power mode '{typed}': {hint}(this board "
+                              "has 15W, 25W, MAXN_SUPER, 7W)")
     assert not out.exists() and _mode(root) == 0
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeprobe.analysis.compare import Comparison
-from edgeprobe.analysis.report import THROTTLED_MARK, VARIANT_LABEL
+from edgeprobe.analysis.report import THROTTLED_MARK, VARIANT_LABEL, TextTable
+from edgeprobe.analysis.textlayout import Grid, layout
 from edgeprobe.units import (
     format_bytes_compact,
     format_seconds_compact,
@@ -156,3 +157,10 @@ def figure_lines(comparison: Comparison, width: int = 80) -> list[str]:
         else:  # a long status goes on a line of its own rather than past the edge
             lines += [line.rstrip(), f"{'':>12}status: {status}"]
     return lines
+
+
+
+def table_lines(table: TextTable, width: int = 80) -> list[str]:
+    """A report table laid out for ``width`` columns (see ``textlayout``)."""
+    return layout(Grid(table.title, table.headers, table.rows, table.right_aligned,
+                       notes=table.notes), width)

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -96,43 +97,55 @@ def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def _target(out: str | None, bundle: Bundle, suffix: str) -> Path:
-    """``--out`` is a folder (existing) or a path prefix; default: the bundle's name in the
-    current folder."""
+    """``--out`` is a folder (one that exists, or any path ending in ``/``, made when
+    missing) or a path prefix; default: the bundle's name in the current folder."""
     if out is None:
         return Path(bundle.path.stem + suffix)
     path = Path(out)
-    if path.is_dir():
+    if out.endswith(("/", os.sep)) or path.is_dir():
         return path / (bundle.path.stem + suffix)
     return path if path.suffix == suffix and suffix == ".json" else Path(str(path) + suffix)
 
 
+def _refuse_overwrite(paths: list[Path]) -> None:
+    existing = [path for path in paths if path.exists()]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise EdgeprobeError(f"{existing[0]} exists{more}: pass --force to overwrite, or "
+                             "choose another --out", 2)
+
+
 def export_bundle(bundle: Bundle, to: str, out: str | None = None,
-                  notes: list[str] | None = None) -> list[Path]:
+                  notes: list[str] | None = None, force: bool = False) -> list[Path]:
     """Write the bundle's tables; returns the files written. Tables with no rows (kernels,
     telemetry when not recorded) are left out, except points. Why the telemetry stops early,
-    when it does, is appended to ``notes``."""
+    when it does, is appended to ``notes``. Existing files are refused unless ``force``."""
     if to not in EXPORT_FORMATS:
         raise EdgeprobeError(f"unknown export format {to!r}: use csv, json or parquet", 2)
     label = bundle.path.stem
-    written: list[Path] = []
-    try:
-        if to == "json":
-            path = _target(out, bundle, ".json")
-            path.write_text(json.dumps(export_document(label, bundle, notes), indent=1) + "\n")
-            return [path]
+    if to == "json":
+        planned: dict[Path, Any] = {_target(out, bundle, ".json"):
+                                    export_document(label, bundle, notes)}
+    else:
         named = tables.all_tables(label, bundle)
         named["telemetry"] = _rows_of_columns(_telemetry(bundle, notes))
-        for name, rows in named.items():
-            if not rows and name != "points":
-                continue
-            path = _target(out, bundle, f".{name}.{to}")
-            if to == "csv":
-                columns = tables.point_columns() if name == "points" else None
-                path.write_text(csv_text(rows, columns))
+        planned = {_target(out, bundle, f".{name}.{to}"): (name, rows)
+                   for name, rows in named.items() if rows or name == "points"}
+    if not force:
+        _refuse_overwrite(list(planned))
+    try:
+        if out and out.endswith(("/", os.sep)):
+            Path(out).mkdir(parents=True, exist_ok=True)
+        for path, content in planned.items():
+            if to == "json":
+                path.write_text(json.dumps(content, indent=1) + "\n")
+            elif to == "csv":
+                name, rows = content
+                path.write_text(csv_text(rows, tables.point_columns() if name == "points"
+                                         else None))
             else:
-                _write_parquet(rows, path)
-            written.append(path)
+                _write_parquet(content[1], path)
     except OSError as exc:
         where = f" to {exc.filename}" if exc.filename else ""
         raise EdgeprobeError(f"cannot write the export{where}: {exc.strerror or exc}") from None
-    return written
+    return list(planned)

@@ -10,37 +10,16 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from edgeprobe.analysis.compare import Comparison
-from edgeprobe.analysis.compare_text import bundle_lines, figure_lines
+from edgeprobe.analysis.compare_text import bundle_lines, figure_lines, table_lines
 from edgeprobe.analysis.report import NOTES, TextTable, report_tables
 
 FORMATS = ("term", "md", "csv", "json")
 
 
-def rich_table(table: TextTable) -> Table:
-    rendered = Table(title=table.title, title_justify="left", header_style="bold",
-                     pad_edge=False)
-    for index, header in enumerate(table.headers):
-        rendered.add_column(header, justify="right" if index in table.right_aligned else "left",
-                            overflow="fold")
-    for index, row in enumerate(table.rows):
-        if index in table.section_starts and index:
-            rendered.add_section()
-        cells = [escape(cell) for cell in row]
-        if cells and "throttled" in row[-1]:
-            cells[-1] = f"[yellow]{cells[-1]}[/]"
-        rendered.add_row(*cells)
-    if table.notes:
-        rendered.caption = escape("\n".join(table.notes))
-        rendered.caption_justify = "left"
-    return rendered
-
-
 def print_terminal(console: Console, comparison: Comparison) -> None:
-    """Bundles and figures as lines fitted to the terminal (``compare_text``); crossover and
-    max-context tables as tables."""
+    """Every section as lines fitted to the terminal's width (``compare_text``)."""
     width = max(60, console.width)
     for line in bundle_lines(comparison, width):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
@@ -49,7 +28,8 @@ def print_terminal(console: Console, comparison: Comparison) -> None:
     for line in figure_lines(comparison, width):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     for table in report_tables(comparison)[2:]:
-        console.print(rich_table(table))
+        for line in table_lines(table, width):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
     for note in comparison.notes:
         console.print(f"note: {escape(note)}", highlight=False)
     console.print(f"[dim]{escape(NOTES)}[/]", highlight=False)

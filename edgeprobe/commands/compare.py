@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
-
 from edgeprobe.analysis.compare import Comparison, compare_files
 from edgeprobe.analysis.formats import print_terminal, to_csv, to_json, to_markdown
 from edgeprobe.analysis.frames import INSTALL_HINT
+from edgeprobe.commands.console import terminal
 from edgeprobe.commands.integrity import report
 from edgeprobe.errors import EdgeprobeError
 
@@ -40,7 +39,7 @@ def _plot(comparison: Comparison, target: str, to_stdout: bool) -> None:
 def main(args: argparse.Namespace) -> int:
     comparison = compare_files(args.bundles, baseline=args.baseline, variant=args.variant)
     if args.format == "term":
-        print_terminal(Console(), comparison)
+        print_terminal(terminal(), comparison)
     elif args.format == "md":
         sys.stdout.write(to_markdown(comparison))
     elif args.format == "csv":

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from edgeprobe.commands.console import terminal
 from edgeprobe.doctor.checks import run_checks
 from edgeprobe.doctor.result import FAIL, OK, SKIP, WARN, Report
 
@@ -43,5 +44,5 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, default=str))
     else:
-        _print(report, Console())
+        _print(report, terminal())
     return 0 if report.ready else 1

@@ -30,7 +30,8 @@ def main(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(csv_text(point_rows(bundle.path.stem, bundle), point_columns()))
     else:
-        for path in export_bundle(bundle, args.to, args.out, notes):
+        for path in export_bundle(bundle, args.to, args.out, notes,
+                                  force=args.force):
             print(safe_text(str(path)))
     sys.stdout.flush()
     for note in notes:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from edgeprobe.commands.console import terminal
 from edgeprobe.telemetry.report import machine_report
 from edgeprobe.telemetry.sampler import BackgroundSampler
 
@@ -17,6 +18,30 @@ def _gpu_arg(text: str | None) -> int | str:
     if text is None:
         return 0
     return int(text) if text.isdigit() else text
+
+
+def sensor_lines(sensors: list[dict[str, Any]], width: int) -> list[str]:
+    """One entry per sensor: state, source/sensor, then where it reads or why it does not
+    and the fix, wrapped at spaces (a path is never split)."""
+    names = [f"{s['source']}/{s['sensor']}" for s in sensors]
+    name_width = max(map(len, names), default=0)
+    indent = " " * (17 + name_width)  # under the detail column
+    if width - len(indent) < 30:  # too narrow beside the names: the detail goes below
+        indent = " " * 4
+    lines = ["sensors"]
+    for sensor, name in zip(sensors, names, strict=True):
+        state = "ok" if sensor["available"] else "unavailable"
+        texts = [sensor["detail"], *([f"fix: {sensor['fix']}"] if sensor.get("fix") else [])]
+        head = f"  {state:<11}  {name:<{name_width}}  "
+        if len(indent) == 4:
+            lines.append(head.rstrip())
+            head = indent
+        for text in texts:
+            wrapped = textwrap.wrap(text, width, initial_indent=head, subsequent_indent=indent,
+                                    break_long_words=False, break_on_hyphens=False)
+            lines += wrapped
+            head = indent
+    return lines
 
 
 def _print(report: dict[str, Any], console: Console) -> None:
@@ -40,17 +65,8 @@ def _print(report: dict[str, Any], console: Console) -> None:
     clocks = power.get("jetson_clocks")
     console.print(f"Power:   {mode} (from {power.get('source')})"
                   + ("" if clocks is None else f", jetson_clocks {'on' if clocks else 'off'}"))
-    table = Table(header_style="bold", pad_edge=False, title="sensors", title_justify="left")
-    for column in ("source", "sensor", "state", "where / why"):
-        table.add_column(column)
-    for sensor in report["sensors"]:
-        if sensor["available"]:
-            state, detail = "[green]ok[/]", sensor["detail"]
-        else:
-            state = "[yellow]unavailable[/]"
-            detail = sensor["detail"] + (f"\nfix: {sensor['fix']}" if sensor.get("fix") else "")
-        table.add_row(sensor["source"], sensor["sensor"], state, detail)
-    console.print(table)
+    for line in sensor_lines(report["sensors"], max(60, console.width)):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     console.print(f"{report['working']} sensors work, {report['not_working']} do not.")
 
 
@@ -59,5 +75,5 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0
-    _print(report, Console())
+    _print(report, terminal())
     return 0

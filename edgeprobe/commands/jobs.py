@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
-from rich.console import Console
-from rich.table import Table
-
 from edgeprobe.agent.client import AgentClient
+from edgeprobe.analysis.textlayout import Grid, layout
+from edgeprobe.commands.console import terminal
 
 
 def main(args: argparse.Namespace) -> int:
@@ -17,7 +17,7 @@ def main(args: argparse.Namespace) -> int:
         if args.cancel is not None:
             reply = client.request("cancel", job=args.cancel)
             if not reply.get("ok"):
-                print(f"edgeprobe: job {args.cancel} is not running or queued")
+                sys.stderr.write(f"edgeprobe: job {args.cancel} is not running or queued\n")
                 return 1
             print(f"job {args.cancel}: cancel requested (the run restores power settings and "
                   "closes its bundle)")
@@ -26,14 +26,17 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(jobs, indent=2))
         return 0
-    table = Table(header_style="bold", pad_edge=False)
-    for column in ("id", "state", "progress", "started", "bundle / error", "args"):
-        table.add_column(column)
+    rows = []
     for job in jobs:
         started = (time.strftime("%H:%M:%S", time.localtime(job["started_unix_s"]))
                    if job.get("started_unix_s") else "-")
-        table.add_row(str(job["id"]), job["state"],
-                      f"{job['points_done']}/{job['points_total']}", started,
-                      job.get("error") or job.get("bundle") or "-", " ".join(job["argv"]))
-    Console().print(table)
+        rows.append([str(job["id"]), job["state"], f"{job['points_done']}/{job['points_total']}",
+                     started, job.get("error") or job.get("bundle") or "-",
+                     " ".join(job["argv"])])
+    # Bundle paths show whole: the arguments, then the start time, give way first.
+    grid = Grid("", ["id", "state", "progress", "started", "bundle / error", "args"], rows,
+                right_aligned={0, 2}, droppable=(5, 3))
+    console = terminal()
+    for line in layout(grid, console.width) if rows else ["no jobs yet"]:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     return 0

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.console import Console
 from rich.table import Table
 
+from edgeprobe.commands.console import terminal
 from edgeprobe.power import jetson, nvpmodel
-from edgeprobe.power.programs import PowerControlError
 from edgeprobe.suite.devices import detect_device_profile, load_device_profile
 from edgeprobe.telemetry.nvml import query_gpu
 from edgeprobe.telemetry.platform import jetson_model
@@ -41,14 +40,17 @@ def main(args: argparse.Namespace) -> int:
                              for k, v in profile.power_limits_w.items()]
     else:
         document["source"] = "none"
+        # An empty list is an answer, not a failure: the same exit status with --json or not.
+        document["note"] = ("this machine has no power modes edgeprobe can switch (no "
+                            "nvpmodel, no named power limits in device profile "
+                            f"{profile.name}); --power-limit WATTS works on NVIDIA GPUs")
     if args.json:
         print(json.dumps(document, indent=2))
         return 0
-    console = Console()
+    console = terminal()
     if not document["modes"]:
-        raise PowerControlError("this machine has no power modes edgeprobe can switch (no "
-                                "nvpmodel, no named power limits in device profile "
-                                f"{profile.name}); --power-limit WATTS works on NVIDIA GPUs")
+        console.print(document["note"], highlight=False, markup=False)
+        return 0
     table = Table(title=f"power modes ({document['source']}, profile {profile.name})",
                   title_justify="left", header_style="bold", pad_edge=False)
     for column in ("", "mode", "id / limit", "note"):

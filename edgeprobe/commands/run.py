@@ -14,15 +14,14 @@ from typing import Any
 
 from platformdirs import user_state_dir
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from edgeprobe.agent.client import agent_running
 from edgeprobe.agent.paths import bundle_dir
-from edgeprobe.analysis.figures import figures
-from edgeprobe.analysis.kernels import category_shares, kernel_records
+from edgeprobe.analysis.kernels import kernel_records
 from edgeprobe.analysis.render import kernel_shares_table, max_context_table, summary_table
 from edgeprobe.bundle import read_bundle
+from edgeprobe.commands.console import terminal
+from edgeprobe.commands.progress import ProgressView
 from edgeprobe.commands.run_args import from_command, recorded_argv, without_resume
 from edgeprobe.errors import UsageError
 from edgeprobe.power.session import PowerRequest, PowerSession, recover_stale
@@ -34,9 +33,6 @@ from edgeprobe.suite.devices import DeviceProfile, load_device_profile
 from edgeprobe.suite.model_dir import preset_from_model_dir
 from edgeprobe.suite.suites import parse_attention_backend, parse_decode_mode
 from edgeprobe.units import (
-    format_bytes,
-    format_seconds,
-    format_spread_percent,
     parse_bytes,
     parse_tokens,
 )
@@ -238,113 +234,6 @@ def _power_settings(args: argparse.Namespace) -> tuple[
     return session, profile, modes
 
 
-class ProgressView:
-    """Listener that draws a progress bar and one line per finished point."""
-
-    def __init__(self, console: Console, quiet: bool = False) -> None:
-        self.console = console
-        self.quiet = quiet
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                                 transient=True, disable=quiet)
-        self.task: Any = None
-
-    def __call__(self, event: events.RunEvent) -> None:
-        handler = getattr(self, f"on_{event.kind}", None)
-        if handler is not None:
-            handler(event)
-
-    def on_started(self, event: events.Started) -> None:
-        header, total, path = event.header, event.total, event.path
-        budget = header.get("memory_budget_bytes")
-        self.console.print(
-            f"[bold]edgeprobe[/] suite [cyan]{header['suite']}[/] on [cyan]{header['device']}[/] "
-            f"({header['kind']}, {header['dtype']}, power mode {header.get('power_mode') or 'n/a'}"
-            + (f", memory budget {format_bytes(budget)}" if budget else "") + ")")
-        self.console.print(f"bundle: {path}", highlight=False)
-        self.progress.start()
-        self.task = self.progress.add_task("starting", total=total)
-
-    def on_notice(self, event: events.Notice) -> None:
-        style = {"warning": "bold yellow", "error": "bold red"}.get(event.level, "dim")
-        self.console.print(f"[{style}]{event.level}:[/] {escape(event.message)}", highlight=False)
-
-    def on_model_loading(self, event: events.ModelLoading) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, description=f"loading {event.model}")
-
-    def on_model_loaded(self, event: events.ModelLoaded) -> None:
-        record = event.record
-        path = record["kernel_path"]
-        detail = ", ".join(f"{k} {path[k]}" for k in ("ssm_scan", "conv1d", "attention")
-                           if path[k] != "n/a")
-        if not self.quiet:
-            self.console.print(f"[bold]{event.model}[/] {record['params'] / 1e6:.1f}M params, "
-                               f"{record['dtype']}, kernel path [bold]{path['summary']}[/] "
-                               f"({detail})", highlight=False)
-
-    def on_point_started(self, event: events.PointStarted) -> None:
-        if self.task is not None:
-            what = "searching" if event.search else "probing"
-            self.progress.update(self.task, description=f"{what} {event.model} {event.length} "
-                                                        f"{event.variant}")
-
-    def on_point(self, event: events.PointDone) -> None:
-        record = event.record
-        if self.task is not None and not record.get("search"):
-            self.progress.advance(self.task)
-        if self.quiet:
-            return
-        figure = figures(record)
-        status = record["status"]
-        tag = "search " if record.get("search") else ""
-        text = (f"  {tag}{record['model']}/{record['implementation']} {record['length_tokens']:>7} "
-                f"{record['variant']:<9}")
-        if status == "ok":
-            text += f" TTFT {format_spread_percent(figure['ttft_s'], figure['ttft_iqr_s'])}"
-            if figure["prefill_launch_bound"]:
-                text += " (launch-bound)"
-            if figure["tpot_s"] is not None:
-                text += (f"  TPOT {format_seconds(figure['tpot_s'])}"
-                         f" (cold {format_seconds(figure['tpot_cold_s'])})")
-            if figure["tpot_graph_s"] is not None:
-                text += f"  graph {format_seconds(figure['tpot_graph_s'])}"
-            text += f"  peak {format_bytes(figure['peak_bytes'])}"
-            self.console.print(text, highlight=False, markup=False)
-        elif status != "skipped":
-            self.console.print(f"{escape(text)} [yellow]{status}[/]: "
-                               f"{escape(str(record.get('error')))}", highlight=False)
-
-    def on_profile_started(self, event: events.ProfileStarted) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, description=f"profiling {event.model} "
-                                                        f"{event.length} {event.variant}")
-
-    def on_kernels(self, event: events.KernelsDone) -> None:
-        record = event.record
-        if self.quiet:
-            return
-        text = (f"  kernels {record['model']}/{record['implementation']} "
-                f"{record['length_tokens']:>7} {record['variant']:<9}")
-        if record["status"] != "ok":
-            self.console.print(f"{escape(text)} [yellow]{record['status']}[/]: "
-                               f"{escape(str(record.get('error')))}", highlight=False)
-            return
-        shares = sorted(category_shares(record).items(), key=lambda kv: -kv[1])[:4]
-        text += "  " + "  ".join(f"{c} {s * 100:.0f}%" for c, s in shares if s > 0)
-        self.console.print(text, highlight=False, markup=False)
-
-    def on_max_context(self, event: events.MaxContextDone) -> None:
-        record = event.record
-        self.console.print(f"  max context {record['model']}/{record['implementation']} "
-                           f"{record['variant']}: {record.get('max_ok_tokens')} tokens "
-                           f"(first failure {record.get('first_fail_tokens')}: "
-                           f"{record.get('fail_status')})", highlight=False)
-
-    def on_finished(self, event: events.Finished) -> None:
-        self.progress.stop()
-
-
 class EventStream:
     """Listener for runs started by the agent: one JSON line per event on stdout."""
 
@@ -360,14 +249,14 @@ def main(args: argparse.Namespace) -> int:
         return run_with_agent(args, settings)
     if args.detach:
         raise UsageError("--detach needs a running agent (start one with `edgeprobe agent`)")
-    console = Console()
+    console = terminal()
     view: Any = EventStream() if args.event_stream else ProgressView(console, quiet=args.quiet)
     with interruptible():
         try:
             path = Runner(settings, view).run()
         except KeyboardInterrupt as stop:
             if isinstance(view, ProgressView):
-                view.progress.stop()
+                view.stop()
             console.print(f"[yellow]stopped ({getattr(stop, 'signal_name', 'Ctrl-C')}); "
                           f"completed points are in {settings.out_path}[/]", highlight=False)
             return 130

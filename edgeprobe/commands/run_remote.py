@@ -15,7 +15,9 @@ from rich.console import Console
 
 from edgeprobe.agent.client import AgentClient, AgentUnavailable
 from edgeprobe.bundle import BundleError
-from edgeprobe.commands.run import ProgressView, print_run_summary
+from edgeprobe.commands.console import terminal
+from edgeprobe.commands.progress import ProgressView
+from edgeprobe.commands.run import print_run_summary
 from edgeprobe.runner import RunSettings, events
 
 _CLIENT_ONLY = {"--detach", "--local", "--quiet"}
@@ -51,7 +53,7 @@ def job_argv(args: argparse.Namespace, settings: RunSettings) -> list[str]:
 
 
 def run_with_agent(args: argparse.Namespace, settings: RunSettings) -> int:
-    console = Console()
+    console = terminal()
     with AgentClient(name="run") as client:
         if not args.detach:
             client.request("subscribe", topics=["run"])
@@ -88,7 +90,7 @@ def _follow(client: AgentClient, job_id: int, view: ProgressView, console: Conso
             if event is not None:
                 view(event)
     except KeyboardInterrupt:
-        view.progress.stop()
+        view.stop()
         if hung_up:
             return 0  # the terminal went away; the job goes on in the agent
         client.request("cancel", job=job_id)
@@ -96,13 +98,13 @@ def _follow(client: AgentClient, job_id: int, view: ProgressView, console: Conso
                       "bundle[/]")
         return 130
     except AgentUnavailable:
-        view.progress.stop()
+        view.stop()
         console.print(f"[red]lost the agent; job {job_id} goes on without it (see `edgeprobe "
                       "jobs` once an agent runs again)[/]", highlight=False)
         return 1
     finally:
         signal.signal(signal.SIGHUP, previous)
-    view.progress.stop()
+    view.stop()
     state = finished.get("state")
     if state != "completed":
         console.print(f"[red]job {job_id} {state}: {finished.get('error') or ''}[/]",

@@ -7,6 +7,7 @@ a run ended by ``kill -9`` or a power cut is put right by the next edgeprobe run
 from __future__ import annotations
 
 import contextlib
+import difflib
 import itertools
 import json
 import os
@@ -39,21 +40,37 @@ class PowerRequest:
         return self.mode is None and not self.jetson_clocks and self.power_limit_w is None
 
 
+def close_names(name: str, names: list[str]) -> list[str]:
+    """Names the user may have meant: those that begin with or contain what was typed (MAXN
+    for MAXN_SUPER), then those spelled alike."""
+    typed = name.upper()
+    near = [n for n in names if n.upper().startswith(typed)]
+    near += [n for n in names if typed in n.upper() and n not in near]
+    near += [n for n in difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+             if n not in near]
+    return near[:3]
+
+
+def _unknown_mode(name: str, names: list[str], where: str) -> PowerControlError:
+    near = close_names(name, names)
+    hint = f"did you mean {' or '.join(near)}? " if near else ""
+    return PowerControlError(f"unknown power mode {name!r}: {hint}({where} has "
+                             f"{', '.join(names)})")
+
+
 def resolve_mode(config: NvpmodelConfig | None, named_limits: dict[str, float],
                  name: str) -> PowerModel | float:
     """A Jetson nvpmodel mode, or a discrete GPU's named power limit (watts)."""
     if config is not None:
         mode = config.by_name(name)
         if mode is None:
-            valid = ", ".join(m.name for m in config.modes)
-            raise PowerControlError(f"unknown power mode {name!r}: this board has {valid}")
+            raise _unknown_mode(name, [m.name for m in config.modes], "this board")
         return mode
     for key, watts in named_limits.items():
         if key.upper() == name.upper():
             return watts
     if named_limits:
-        raise PowerControlError(f"unknown power mode {name!r}: this device profile has "
-                                f"{', '.join(named_limits)}")
+        raise _unknown_mode(name, list(named_limits), "this device profile")
     raise PowerControlError(f"--power-mode {name}: this machine has no nvpmodel and its device "
                             "profile names no power modes; use --power-limit WATTS")
 
