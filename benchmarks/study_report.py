@@ -69,7 +69,12 @@ def _values(comparison: Comparison, model: str, length: int, key: str,
     found = [r for r in comparison.rows if r["model"] == model and r["length_tokens"] == length
              and r["status"] == "ok" and r.get(key) is not None]
     if not found:
-        return "not measured"
+        tried = [r for r in comparison.rows if r["model"] == model
+                 and r["length_tokens"] == length]
+        if tried:  # measured, but it did not fit or failed: say how
+            return ", ".join(f"{r['status']} [{r['implementation']}, {r['bundle']}]"
+                             for r in tried)
+        return "not run: no bundle here has this length (the full paper-desktop sweep does)"
     several = len({r["bundle"] for r in found}) > 1
     return ", ".join(f"{fmt(r[key])} [{r['implementation']}"
                      + (f", {r['bundle']}]" if several else "]") for r in found)
