@@ -149,3 +149,16 @@ def test_listings_at_80_columns_keep_what_one_types_and_reads_whole(cli):
         for word in sensor["detail"].split():
             if word.startswith("/sys/"):
                 assert word in words, word
+
+
+def test_doctor_shows_the_quick_checks_before_it_waits_on_the_worker(cli, tmp_path):
+    env = {"COLUMNS": "80", "EDGEPROBE_SOCKET": str(tmp_path / "none.sock")}
+    result = cli("doctor", "--quick", env=env)
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    wait = next(i for i, line in enumerate(lines) if line.startswith("... torch, GPU"))
+    checks = {line[5:].split("  ")[0].strip(): i for i, line in enumerate(lines)
+              if line[:5] in ("ok   ", "warn ", "FAIL ", "n/a  ")}
+    assert checks["disk space for bundles"] < wait < checks["torch importable"]
+    agent = " ".join(line.strip() for line in lines[checks["agent reachable"]:wait])
+    assert "runs and the TUI work without it" in agent

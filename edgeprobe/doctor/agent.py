@@ -56,5 +56,6 @@ def check_agent(state: AgentState) -> Check:
     elif state.path.exists():
         fix = "the socket is stale: sudo systemctl restart edgeprobe-agent"
     return Check("agent", title, WARN,
-                 f"{error or 'no agent'}; runs still work without it (no TUI, no --detach)",
+                 f"{error or 'no agent'}; runs and the TUI work without it (the TUI then samples "
+                 "in its own process and shows no jobs; no --detach)",
                  fix, data={"socket": str(state.path)})
