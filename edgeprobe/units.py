@@ -103,6 +103,16 @@ def format_duration(value: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+def format_joules_compact(value: float | None) -> str:
+    """``1.49kJ``, ``371J``, ``12.0mJ`` (three digits, for narrow tables)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    for unit, scale, floor in (("kJ", 1e-3, 1e3), ("J", 1.0, 1.0), ("mJ", 1e3, 0.0)):
+        if abs(value) >= floor:
+            return f"{_three_digits(value * scale)}{unit}"
+    return "-"
+
+
 def format_bytes_compact(value: float | None) -> str:
     return format_bytes(value, compact=True)
 

@@ -12,6 +12,7 @@ import pytest
 
 from edgeprobe.cli import build_parser
 from edgeprobe.cli_help import COMMANDS
+from edgeprobe.units import format_joules_compact
 from tests.bundle_factory import DEVICE_RESULTS
 from tests.conftest import REPO
 
@@ -162,3 +163,19 @@ def test_doctor_shows_the_quick_checks_before_it_waits_on_the_worker(cli, tmp_pa
     assert checks["disk space for bundles"] < wait < checks["torch importable"]
     agent = " ".join(line.strip() for line in lines[checks["agent reachable"]:wait])
     assert "runs and the TUI work without it" in agent
+
+
+def test_show_has_the_prefill_energy_and_fits_80_columns(cli):
+    result = cli("show", str(SLICE), env={"COLUMNS": "80"})
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    header = next(line for line in lines if line.strip().startswith("tokens"))
+    assert header.split()[-2:] == ["energy", "status"]
+    points = json.loads(cli("show", str(SLICE), "--json").stdout)["points"]
+    lean = next(p for p in points if p["model"] == "qwen2.5-0.5b" and p["length_tokens"] == 32768
+                and p["variant"] == "lean")
+    block = lines[lines.index(next(x for x in lines if x.startswith("qwen2.5-0.5b "))):]
+    row = next(line for line in block if line.split()[0] == "32K")
+    assert row.split()[6] == format_joules_compact(lean["prefill_energy_j"])
+    # The header lines wrap between words; the bundle's path stays whole on its line.
+    assert lines[0].split()[1] == str(SLICE)

@@ -30,6 +30,7 @@ from edgeprobe.units import (
     format_bytes,
     format_bytes_compact,
     format_duration,
+    format_joules_compact,
     format_seconds,
     format_seconds_compact,
     format_spread_percent,
@@ -49,7 +50,8 @@ SUMMARY_NOTES = (
     "(the device was busy for less than half of the pass). TTFT all: logits for every "
     "position (as the study); TTFT last: last position only; TPOT: warm decode pass, cold: "
     "the first pass over KV lengths new to the process; graph: CUDA-graph decode; peak: CUDA "
-    "reserved or CPU RSS.")
+    "reserved or CPU RSS; energy: one prefill pass (last position), from the power sensor; "
+    "cache: the KV cache or SSM state a prompt leaves.")
 
 
 def _marked(text: str, launch_bound: bool | None) -> str:
@@ -62,9 +64,12 @@ def summary_lines(points: list[dict[str, Any]], title: str = "Results",
     per prompt length; fits ``width`` columns (80 by default) without breaking a figure."""
     rows = summarize(points)
     graph = any(r.tpot_graph_s is not None for r in rows)
+    energy = any(r.prefill_energy_j is not None for r in rows)
+    # The last column is the cache, unless graph decode or energy needs the room.
+    last = "energy" if energy else None if graph else "cache"
     headers = ["tokens", "TTFT all", "TTFT last", "TPOT", "cold",
-               *(["graph"] if graph else []), "peak", *([] if graph else ["cache"])]
-    widths = [6, 10, 10, 10, 6, *([6] if graph else []), 7, *([] if graph else [7])]
+               *(["graph"] if graph else []), "peak", *([last] if last else [])]
+    widths = [6, 10, 10, 10, 6, *([6] if graph else []), 7, *([7] if last else [])]
     lines = [title, "  " + "  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
              + "  status"]
     previous = None
@@ -88,7 +93,9 @@ def summary_lines(points: list[dict[str, Any]], title: str = "Results",
         if graph:
             cells.append(format_seconds_compact(row.tpot_graph_s))
         cells.append(format_bytes_compact(peak))
-        if not graph:
+        if last == "energy":
+            cells.append(format_joules_compact(row.prefill_energy_j))
+        elif last == "cache":
             cells.append(format_bytes_compact(row.cache_bytes))
         line = "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
         if len(line) + 2 + len(row.status) <= width:
@@ -143,7 +150,7 @@ def _variant_label(variant: str) -> str:
     return {"published": "all-logits", "lean": "last-logit"}.get(variant, variant)
 
 
-def header_lines(bundle: Bundle) -> list[str]:
+def header_lines(bundle: Bundle, width: int = 80) -> list[str]:
     header = bundle.header
     device = header.get("device", {})
     software = header.get("software", {})
@@ -177,11 +184,14 @@ def header_lines(bundle: Bundle) -> list[str]:
                       else "         ")
                      + f"points {len(bundle.points)}  in "
                      f"{format_duration(footer.get('duration_s'))}{sessions}")
-    return lines
+    # Wrapped between words only: a path or a command longer than the line stays whole.
+    return [wrapped for line in lines for wrapped in textwrap.wrap(
+        line, width, subsequent_indent=" " * 9, break_long_words=False,
+        break_on_hyphens=False) or [line]]
 
 
 def print_bundle(console: Console, bundle: Bundle) -> None:
-    for line in header_lines(bundle):  # not wrapped: paths and commands stay whole
+    for line in header_lines(bundle, console.width):  # paths and commands stay whole
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     if bundle.truncated or bundle.damage:
         console.print(f"[yellow]warning:[/] {escape(bundle.damage or 'bundle is truncated')}; "

@@ -29,6 +29,8 @@ class SummaryRow:
     peak_published_bytes: int | None = None
     peak_lean_bytes: int | None = None
     cache_bytes: int | None = None
+    prefill_energy_j: float | None = None  # one prefill pass (last-position where measured)
+    decode_energy_per_token_j: float | None = None
     statuses: dict[str, str] = field(default_factory=dict)  # variant -> status
     throttle_reasons: set[str] = field(default_factory=set)  # seen in any of its points
 
@@ -63,9 +65,15 @@ def summarize(points: list[dict[str, Any]]) -> list[SummaryRow]:
         if variant == "published":
             row.ttft_published_s, row.peak_published_bytes = fig["ttft_s"], fig["peak_bytes"]
             row.ttft_published_iqr_s = fig["ttft_iqr_s"]
+            if row.prefill_energy_j is None:
+                row.prefill_energy_j = fig.get("prefill_energy_j")
         else:
             row.ttft_lean_s, row.peak_lean_bytes = fig["ttft_s"], fig["peak_bytes"]
             row.ttft_lean_iqr_s = fig["ttft_iqr_s"]
+            if fig.get("prefill_energy_j") is not None:
+                row.prefill_energy_j = fig["prefill_energy_j"]
+        if fig.get("decode_energy_per_token_j") is not None:
+            row.decode_energy_per_token_j = fig["decode_energy_per_token_j"]
         if fig["prefill_launch_bound"] is not None:
             row.launch_bound[variant] = fig["prefill_launch_bound"]
         if fig["tpot_s"] is not None:

@@ -47,7 +47,7 @@ def _document(bundle: Bundle) -> dict[str, Any]:
 
 def _print(console: Console, bundle: Bundle, args: argparse.Namespace) -> None:
     if args.kernels or args.timing:
-        for line in header_lines(bundle):  # not wrapped: paths stay whole
+        for line in header_lines(bundle, console.width):  # paths stay whole
             console.print(line, highlight=False, markup=False, soft_wrap=True)
     if args.timing:
         for line in timing_lines(bundle):
