@@ -81,6 +81,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                      help="also write a Chrome trace (.json.gz, opens in Perfetto) per profiled "
                           "point into DIR; implies --profile")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--json", action="store_true",
+                     help="at the end, print the bundle's path, how the run ended and every "
+                          "point's figures as JSON on stdout (progress goes to stderr)")
     power = run.add_argument_group("power and thermals")
     power.add_argument("--power-mode", metavar="NAME",
                        help="run in this power mode (Jetson nvpmodel name, or a named power "

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 
 from rich.console import Console
 
+from edgeprobe.bundle import read_bundle
 from edgeprobe.commands.progress import Heartbeat, ProgressView, _Watched
 from edgeprobe.runner import events
+from edgeprobe.units import format_duration
+from tests.conftest import write_suite
 
 HEADER = {"suite": "smoke", "device": "CPU", "kind": "cpu", "dtype": "float32"}
 
@@ -64,3 +68,22 @@ def test_no_heartbeat_on_a_terminal_or_when_quiet():
     terminal = Console(file=io.StringIO(), force_terminal=True)
     assert ProgressView(terminal)._heartbeat is None
     assert ProgressView(_piped()[0], quiet=True)._heartbeat is None
+
+
+def test_a_second_run_is_estimated_from_the_first_and_json_goes_to_stdout(cli, tmp_path):
+    suite = write_suite(tmp_path, models=["tiny-qwen2"], lengths=[64], decode_tokens=2,
+                        prefill_variants=["lean"])
+    env = {"EDGEPROBE_DATA_DIR": str(tmp_path / "data")}
+    args = ("run", "--suite", str(suite), "--device", "cpu", "--local")
+    first = cli(*args, "--out", str(tmp_path / "a.epb"), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "plan: 1 point (no earlier run of mini on this device" in first.stdout
+    second = cli(*args, "--out", str(tmp_path / "b.epb"), "--json", env=env)
+    assert second.returncode == 0, second.stderr
+    took_s = read_bundle(tmp_path / "a.epb").footer["duration_s"]
+    assert (f"plan: 1 point, about {format_duration(took_s)} (from 1 earlier run of mini on "
+            "this device)") in second.stderr
+    document = json.loads(second.stdout)  # stdout is the document alone
+    assert document["bundle"] == str(tmp_path / "b.epb") and document["status"] == "completed"
+    assert [p["status"] for p in document["points"]] == ["ok"]
+    assert document["points"][0]["ttft_s"] > 0

@@ -19,6 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from edgeprobe.analysis.estimate import Estimate
 from edgeprobe.analysis.figures import figures
 from edgeprobe.analysis.kernels import category_shares
 from edgeprobe.runner import events
@@ -76,9 +77,12 @@ class ProgressView:
     point. Where no bar can be drawn (output into a pipe or a file), a line says what is
     going on whenever nothing was printed for ``HEARTBEAT_S``."""
 
-    def __init__(self, console: Console, quiet: bool = False) -> None:
+    def __init__(self, console: Console, quiet: bool = False,
+                 estimate: Callable[[dict[str, Any], int], Estimate | None] | None = None
+                 ) -> None:
         self.console = _Watched(console)
         self.quiet = quiet
+        self.estimate = estimate
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(),
                                  TextColumn("left"), TimeRemainingColumn(), console=console,
@@ -96,6 +100,16 @@ class ProgressView:
         handler = getattr(self, f"on_{event.kind}", None)
         if handler is not None:
             handler(event)
+
+    def _plan_line(self, header: dict[str, Any], total: int) -> str:
+        found = self.estimate(header, total) if self.estimate else None
+        points = f"plan: {total} point{'s' if total != 1 else ''}"
+        if found is None:
+            return (f"{points} (no earlier run of {header['suite']} on this device to "
+                    "estimate the time from)")
+        runs = f"{found.runs} earlier run{'s' if found.runs > 1 else ''}"
+        return (f"{points}, about {format_duration(found.seconds)} (from {runs} of "
+                f"{header['suite']} on this device)")
 
     def heartbeat_line(self) -> str:
         elapsed_s = time.monotonic() - self.started_monotonic_s
@@ -119,6 +133,8 @@ class ProgressView:
             f"({header['kind']}, {header['dtype']}, power mode {header.get('power_mode') or 'n/a'}"
             + (f", memory budget {format_bytes(budget)}" if budget else "") + ")")
         self.console.print(f"bundle: {path}", highlight=False)
+        if not self.quiet:
+            self.console.print(self._plan_line(header, total), highlight=False, markup=False)
         self.points_total = total
         self.started_monotonic_s = time.monotonic()
         self.progress.start()

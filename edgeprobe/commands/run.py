@@ -17,6 +17,8 @@ from rich.console import Console
 
 from edgeprobe.agent.client import agent_running
 from edgeprobe.agent.paths import bundle_dir
+from edgeprobe.analysis.estimate import from_earlier_runs
+from edgeprobe.analysis.figures import flat_point
 from edgeprobe.analysis.kernels import kernel_records
 from edgeprobe.analysis.render import kernel_shares_table, max_context_table, summary_table
 from edgeprobe.bundle import read_bundle
@@ -249,8 +251,12 @@ def main(args: argparse.Namespace) -> int:
         return run_with_agent(args, settings)
     if args.detach:
         raise UsageError("--detach needs a running agent (start one with `edgeprobe agent`)")
-    console = terminal()
-    view: Any = EventStream() if args.event_stream else ProgressView(console, quiet=args.quiet)
+    # With --json, stdout holds the summary document alone; progress goes to stderr.
+    console = terminal() if not args.json else Console(stderr=True)
+    view: Any = EventStream() if args.event_stream else ProgressView(
+        console, quiet=args.quiet, estimate=lambda header, points: from_earlier_runs(
+            {settings.out_path.parent, bundle_dir()}, header["suite"], header["device"],
+            header["dtype"], points, exclude=settings.out_path))
     with interruptible():
         try:
             path = Runner(settings, view).run()
@@ -260,13 +266,25 @@ def main(args: argparse.Namespace) -> int:
             console.print(f"[yellow]stopped ({getattr(stop, 'signal_name', 'Ctrl-C')}); "
                           f"completed points are in {settings.out_path}[/]", highlight=False)
             return 130
-    if not args.event_stream:
+    if args.json:
+        print(json.dumps(run_document(path), indent=2, default=str))
+    elif not args.event_stream:
         print_run_summary(console, path, settings.suite.name)
     nothing = no_point_ran(path)
     if nothing is not None:
         sys.stderr.write(f"edgeprobe: {nothing}\n")
         return 1
     return 0
+
+
+def run_document(path: Path) -> dict[str, Any]:
+    """What ``run --json`` prints at the end: the bundle, how the run ended, every point's
+    figures (as ``show --json`` has them) and the max-context results."""
+    bundle = read_bundle(path)
+    footer = bundle.footer or {}
+    return {"bundle": str(path), "status": footer.get("status"),
+            "by_status": footer.get("by_status"), "duration_s": footer.get("duration_s"),
+            "points": [flat_point(p) for p in bundle.points], "max_context": bundle.max_context}
 
 
 def print_run_summary(console: Console, path: Path, suite_name: str) -> None:

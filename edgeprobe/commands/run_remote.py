@@ -7,6 +7,7 @@ Ctrl-C cancels the job; ``--detach`` hands it over and returns at once.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,10 @@ from edgeprobe.agent.client import AgentClient, AgentUnavailable
 from edgeprobe.bundle import BundleError
 from edgeprobe.commands.console import terminal
 from edgeprobe.commands.progress import ProgressView
-from edgeprobe.commands.run import print_run_summary
+from edgeprobe.commands.run import print_run_summary, run_document
 from edgeprobe.runner import RunSettings, events
 
-_CLIENT_ONLY = {"--detach", "--local", "--quiet"}
+_CLIENT_ONLY = {"--detach", "--local", "--quiet", "--json"}
 
 
 def job_argv(args: argparse.Namespace, settings: RunSettings) -> list[str]:
@@ -53,7 +54,7 @@ def job_argv(args: argparse.Namespace, settings: RunSettings) -> list[str]:
 
 
 def run_with_agent(args: argparse.Namespace, settings: RunSettings) -> int:
-    console = terminal()
+    console = terminal() if not args.json else Console(stderr=True)
     with AgentClient(name="run") as client:
         if not args.detach:
             client.request("subscribe", topics=["run"])
@@ -63,10 +64,12 @@ def run_with_agent(args: argparse.Namespace, settings: RunSettings) -> int:
                       f"{job['id']}`)", highlight=False)
         if args.detach:
             return 0
-        return _follow(client, job["id"], ProgressView(console, quiet=args.quiet), console)
+        return _follow(client, job["id"], ProgressView(console, quiet=args.quiet), console,
+                       json_out=args.json)
 
 
-def _follow(client: AgentClient, job_id: int, view: ProgressView, console: Console) -> int:
+def _follow(client: AgentClient, job_id: int, view: ProgressView, console: Console,
+            json_out: bool = False) -> int:
     hung_up = False
 
     def on_hangup(signum: int, frame: Any) -> None:
@@ -112,7 +115,10 @@ def _follow(client: AgentClient, job_id: int, view: ProgressView, console: Conso
         return 130 if state in ("cancelled", "interrupted") else 1
     if finished.get("bundle"):
         try:
-            print_run_summary(console, Path(finished["bundle"]), "run")
+            if json_out:
+                print(json.dumps(run_document(Path(finished["bundle"])), indent=2, default=str))
+            else:
+                print_run_summary(console, Path(finished["bundle"]), "run")
         except BundleError as exc:
             console.print(f"bundle written by the agent: {finished['bundle']} ({exc})")
     return 0

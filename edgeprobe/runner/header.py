@@ -6,6 +6,7 @@ import sys
 import uuid
 from typing import Any
 
+from edgeprobe.analysis.estimate import device_label
 from edgeprobe.conditions import Conditions
 from edgeprobe.probe.plan import ModelPlan
 from edgeprobe.runner.settings import RunSettings
@@ -63,7 +64,7 @@ def header_summary(settings: RunSettings, hello: dict[str, Any], power: dict[str
                    dtype: str, plans: list[ModelPlan]) -> dict[str, Any]:
     """What a listener shows at the start: device, dtype, power mode, suite, models."""
     device = hello["device"]
-    return {"device": device.get("name") or f"CPU ({device.get('threads')} threads)",
+    return {"device": device_label(device),
             "kind": device["kind"], "dtype": dtype, "power_mode": power.get("mode"),
             "suite": settings.suite.name, "models": [p.key for p in plans],
             "memory_budget_bytes": settings.memory_budget_bytes}
