@@ -34,7 +34,14 @@ from edgeprobe.tui.screens.start_run import (
     available_power_modes,
     available_suites,
 )
-from edgeprobe.tui.state import PointEnergy, PowerHistory, RunProgress, RunTracker, point_energy_j
+from edgeprobe.tui.state import (
+    PointEnergy,
+    PowerHistory,
+    RunProgress,
+    RunTracker,
+    event_log_lines,
+    point_energy_j,
+)
 from edgeprobe.tui.widgets.header import DeviceHeader
 from edgeprobe.tui.widgets.kernels import KernelPanel
 from edgeprobe.tui.widgets.memory import MemoryPanel
@@ -42,7 +49,6 @@ from edgeprobe.tui.widgets.power import PowerPanel
 from edgeprobe.tui.widgets.progress import RunPanel
 from edgeprobe.tui.widgets.results import ResultsTable
 from edgeprobe.tui.widgets.temps import TemperaturePanel
-from edgeprobe.units import format_tokens
 
 RECONNECT_S = 2.0
 RUN_VIEW_S = 0.25
@@ -141,7 +147,8 @@ class EdgeprobeApp(App[int]):
                               "`edgeprobe agent` keeps them going.")
             try:
                 await self._catch_up(agent)
-                await self._pump(agent)
+                async for message in agent.messages():
+                    self._apply_message(message)
             except AgentUnavailable:
                 pass
             except (EdgeprobeError, asyncio.TimeoutError) as exc:  # an agent that misbehaves
@@ -181,29 +188,6 @@ class EdgeprobeApp(App[int]):
             self.tracker.update_job(job)  # the summary is newer than the replayed counts
             self.show_run_state()
 
-    async def _pump(self, agent: AgentLink) -> None:
-        client = agent.client
-        assert client is not None
-        closed = asyncio.ensure_future(client.closed.wait())
-        try:
-            while not client.closed.is_set() or not client.events.empty():
-                if client.events.empty():
-                    get = asyncio.ensure_future(client.events.get())
-                    try:
-                        await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
-                    except asyncio.CancelledError:
-                        get.cancel()
-                        raise
-                    if not get.done():
-                        get.cancel()  # the agent went away; whatever is queued comes next
-                        continue
-                    message = get.result()
-                else:
-                    message = client.events.get_nowait()
-                self._apply_message(message)
-        finally:
-            closed.cancel()
-
     def _apply_message(self, message: dict[str, Any]) -> None:
         data = message.get("data") or {}
         if message.get("topic") == "telemetry":
@@ -239,18 +223,9 @@ class EdgeprobeApp(App[int]):
             self.point_energy.begin(f"{data.get('model')} {data.get('length')}")
         elif kind == events.POINT:
             self._on_point(data.get("record") or {})
-        elif kind == events.NOTICE:
-            level = str(data.get("level", "info"))
-            self._pending_log.append((level, str(data.get("message", ""))))
-            if level in ("warning", "error"):
-                self._pending_warning = str(data.get("message", ""))
-        elif kind in ("job_started", "job_finished"):
-            self._pending_log.append(("error" if progress.state == "failed" else "info",
-                                      f"job {progress.job_id} {progress.state}"
-                                      + (f": {progress.error}" if progress.error else "")))
-        elif kind == events.MODEL_LOADED and progress.kernel_path not in (None, "fused"):
-            self._pending_log.append(("info", f"{progress.model}: kernel path "
-                                      f"{progress.kernel_path}"))
+        elif kind == events.NOTICE and data.get("level") in ("warning", "error"):
+            self._pending_warning = str(data.get("message", ""))
+        self._pending_log += event_log_lines(kind, data, progress)
         if self._view_timer is None:
             self._view_timer = self.set_timer(RUN_VIEW_S, self.show_run_state)
 
@@ -261,11 +236,6 @@ class EdgeprobeApp(App[int]):
             self._last_energy_j = (measured if measured is not None
                                    else self.point_energy.energy_j)
             self.point_energy.end()
-        if record.get("status") not in ("ok", "skipped"):
-            self._pending_log.append(("warning", f"{record.get('model')} "
-                                      f"{format_tokens(record.get('length_tokens'))} "
-                                      f"{record.get('variant')}: {record.get('status')} "
-                                      f"{record.get('error') or ''}"))
 
     def show_run_state(self) -> None:
         """Bring the run panels up to the state (called by the timer, or after a replay)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from edgeprobe.agent.feed import ENERGY_COUNTERS, total_power_column
 from edgeprobe.runner import events
+from edgeprobe.units import format_tokens
 
 SPARKLINE_S = 60.0
 
@@ -169,6 +170,33 @@ class RunTracker:
 
     def _on_finished(self, data: dict[str, Any]) -> None:
         self._set(loading=False, searching=False)
+
+
+def _point_line(record: dict[str, Any]) -> list[tuple[str, str]]:
+    if record.get("status") in ("ok", "skipped"):
+        return []
+    return [("warning", f"{record.get('model')} {format_tokens(record.get('length_tokens'))} "
+             f"{record.get('variant')}: {record.get('status')} {record.get('error') or ''}")]
+
+
+def event_log_lines(kind: str, data: dict[str, Any],
+                    progress: RunProgress) -> list[tuple[str, str]]:
+    """What the log says about one applied run event, as ``(level, message)``; ``progress``
+    is the state after it. The bundle's whole path is said here, the run panel may shorten
+    it."""
+    if kind == events.NOTICE:
+        return [(str(data.get("level", "info")), str(data.get("message", "")))]
+    if kind == events.POINT:
+        return _point_line(data.get("record") or {})
+    if kind in ("job_started", "job_finished"):
+        return [("error" if progress.state == "failed" else "info",
+                 f"job {progress.job_id} {progress.state}"
+                 + (f": {progress.error}" if progress.error else ""))]
+    if kind == events.STARTED and progress.bundle:
+        return [("info", f"job {progress.job_id} bundle {progress.bundle}")]
+    if kind == events.MODEL_LOADED and progress.kernel_path not in (None, "fused"):
+        return [("info", f"{progress.model}: kernel path {progress.kernel_path}")]
+    return []
 
 
 @dataclass
