@@ -11,7 +11,7 @@ import pytest
 from edgeprobe.tui.state import PointEnergy, PowerHistory, RunProgress, RunTracker, point_energy_j
 from edgeprobe.tui.widgets.header import throttle_text
 from edgeprobe.tui.widgets.kernels import category_lines, top_kernels
-from edgeprobe.tui.widgets.panel import duration, short_bytes, short_seconds
+from edgeprobe.tui.widgets.panel import duration, short_bytes, short_seconds, shorten_left
 from edgeprobe.tui.widgets.power import rail_lines, total_line
 from edgeprobe.tui.widgets.progress import progress_lines
 from tests.tui_helpers import KERNELS_EVENT, recorded_events
@@ -138,3 +138,9 @@ def test_tui_and_feed_never_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "False"
+
+
+def test_shorten_left_keeps_the_end_of_a_path():
+    assert shorten_left("/data/oom.epb", 20) == "/data/oom.epb"
+    assert shorten_left("/home/user/bundles/run-smoke.epb", 16) == "…s/run-smoke.epb"
+    assert len(shorten_left("/home/user/bundles/run-smoke.epb", 16)) == 16

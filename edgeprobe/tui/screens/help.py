@@ -28,8 +28,9 @@ HELP_TEXT = """\
   power    total and rails, 60 s sparkline, energy of the point
   temps    GPU and thermal zones, hottest first
   run      job, suite, points, ETA, model, length, kernel path
-  results  TTFT with all-position / last-position logits, TPOT,
-           peak memory per model and length; OOM named
+  results  status of all-position / last-position logits (ok,
+           OOM, skip/OOM: one word when both agree), TTFT of each,
+           TPOT warm and cold, peak memory per model and length
   kernels  top kernels and category shares of the last profiled point
 
 Without an agent the TUI samples this machine itself, and runs it

@@ -1,0 +1,89 @@
+"""The TUI at 80x24, as over SSH: the quit key in the footer, the results table reached by
+one key and left where the reader put it while rows arrive, power that no sensor reads said
+in words, and every panel fitting without cutting what names a row. Telemetry comes from the
+recorded machine trees through the TUI's own sampler; runs from the recorded event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable
+
+from edgeprobe.tui.app import EdgeprobeApp
+from edgeprobe.tui.widgets.results import ResultsTable
+from tests.tui_helpers import (
+    panel_text,
+    recorded_events,
+    replay_into,
+    screen_lines,
+    table_rows,
+    until,
+    use_recordings,
+)
+
+SIZE = (80, 24)
+
+
+def headless(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test body in its own event loop (as the other TUI tests do)."""
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def recorded(monkeypatch, tmp_path):
+    use_recordings(monkeypatch, tmp_path)
+
+
+async def started(pilot: Any) -> None:
+    await until(pilot, lambda: pilot.app.frames_seen >= 2, "local telemetry")
+
+
+def split_before_last_row() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The recorded run cut where the point of its last table row begins (5 rows, then 6)."""
+    events = recorded_events()
+    points = [i for i, e in enumerate(events) if e.get("kind") == "point"]
+    last = events[points[-1]]["record"]
+    row = (last["model"], last["length_tokens"])
+    cut = next(i for i in points if (events[i]["record"]["model"],
+                                     events[i]["record"]["length_tokens"]) == row)
+    return events[:cut], events[cut:]
+
+
+def visible_rows(table: DataTable[Any]) -> int:
+    return table.scrollable_content_region.height - table.header_height
+
+
+async def settle(pilot: Any) -> None:
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+
+
+@headless
+async def test_the_panels_fit_80x24_without_cutting_names(monkeypatch):
+    app = EdgeprobeApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        replay_into(app, recorded_events(), start=True, finish=True)
+        app.progress = app.progress.__class__(**{**app.progress.__dict__, "bundle": str(
+            Path("/home/user/.local/share/edgeprobe/bundles") / ("x" * 60 + "-smoke.epb"))})
+        await settle(pilot)
+        table = app.query_one(ResultsTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # no column cut
+        lines = screen_lines(app)
+        assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
+        screen = "\n".join(lines)
+        assert "NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super" in screen
+        for row in table_rows(table)[-visible_rows(table):]:
+            assert any(" ".join(row[:3]) == " ".join(line.split()[:3]) for line in lines), row
+        assert "skip/OOM" in screen and "OOM/ok" in screen
+        run = panel_text(app, "#run")
+        assert "bundle …" in run and run.rstrip().endswith("-smoke.epb")
