@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, RichLog, TabbedContent
 
 from edgeprobe.tui.app import EdgeprobeApp
 from edgeprobe.tui.widgets.results import ResultsTable
@@ -65,6 +66,88 @@ def visible_rows(table: DataTable[Any]) -> int:
 async def settle(pilot: Any) -> None:
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+
+
+@headless
+async def test_the_footer_shows_quit_first_and_help_at_80_columns():
+    app = EdgeprobeApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        footer = screen_lines(app)[-1]
+        assert footer.lstrip().startswith("q quit"), footer
+        assert "? help" in footer and "r results" in footer and "s start" in footer
+        await pilot.press("question_mark")  # the keys not in the footer are listed in help
+        help_text = str(app.screen.query_one("#help-text").content)
+        for key, what in (("b", "browse bundles"), ("k", "kernels tab"), ("l", "log tab")):
+            assert re.search(rf"^  {key} +{what}", help_text, re.M), key
+
+
+@headless
+async def test_one_key_focuses_the_results_and_the_arrows_move_in_them():
+    app = EdgeprobeApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        table = app.query_one(ResultsTable)
+        assert app.focused is table  # nothing else needs the keyboard at the start
+        replay_into(app, recorded_events(), start=True, finish=True)
+        await settle(pilot)
+        await pilot.press("l")
+        assert app.query_one(TabbedContent).active == "log"
+        assert app.focused is app.query_one("#log-view", RichLog)
+        await pilot.press("r")
+        assert app.query_one(TabbedContent).active == "results" and app.focused is table
+        last = table.row_count - 1
+        assert table.cursor_row == last  # it followed the rows as they came
+        await pilot.press("up", "up")
+        assert table.cursor_row == last - 2
+        await pilot.press("pageup")
+        assert table.cursor_row == 0
+        await pilot.press("pagedown")
+        assert table.cursor_row > 0
+
+
+@headless
+async def test_rows_added_while_the_reader_is_up_leave_the_view_where_it_was():
+    first, rest = split_before_last_row()
+    app = EdgeprobeApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        table = app.query_one(ResultsTable)
+        replay_into(app, first, start=True)
+        await settle(pilot)
+        assert table.row_count == visible_rows(table)  # the table is full
+        await pilot.press("r", *["up"] * table.row_count)
+        assert table.cursor_row == 0 and table.scroll_y == 0
+        top = screen_lines(app).index(next(line for line in screen_lines(app)
+                                           if line.lstrip().startswith("model")))
+        width = table.size.width - 1  # the vertical scrollbar (1 cell) comes with the 6th row
+        shown = [line[:width] for line in screen_lines(app)[top:top + 2 + table.row_count]]
+
+        replay_into(app, rest, finish=True)
+        await settle(pilot)
+        assert table.row_count > visible_rows(table)  # a row more than fits
+        assert table.cursor_row == 0 and table.scroll_y == 0
+        assert [line[:width] for line in screen_lines(app)[top:top + len(shown)]] == shown
+
+
+@headless
+async def test_rows_are_followed_when_the_cursor_was_on_the_last_row():
+    first, rest = split_before_last_row()
+    app = EdgeprobeApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        table = app.query_one(ResultsTable)
+        replay_into(app, first, start=True)
+        await settle(pilot)
+        assert table.cursor_row == table.row_count - 1
+        replay_into(app, rest, finish=True)
+        await settle(pilot)
+        assert table.row_count > visible_rows(table)
+        assert table.cursor_row == table.row_count - 1
+        assert table.scroll_y == table.max_scroll_y > 0
+        newest = table_rows(table)[-1]
+        assert any(line.lstrip().startswith(f"{newest[0]}  {newest[1]}")
+                   for line in screen_lines(app))
 
 
 @headless

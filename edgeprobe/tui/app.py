@@ -51,6 +51,8 @@ from edgeprobe.tui.widgets.results import ResultsTable
 from edgeprobe.tui.widgets.temps import TemperaturePanel
 
 RECONNECT_S = 2.0
+# What each tab's key focuses, so the arrows and PgUp/PgDn scroll it at once.
+TAB_FOCUS = {"results": "#results-table", "kernels": "#kernels-table", "log": "#log-view"}
 RUN_VIEW_S = 0.25
 HISTORY_STEP_S = 0.5
 
@@ -62,15 +64,17 @@ def _canonical(event: dict[str, Any]) -> str:
 class EdgeprobeApp(App[int]):
     CSS_PATH = "edgeprobe.tcss"
     TITLE = "edgeprobe"
+    AUTO_FOCUS = "#results-table"
+    # Quit first: at 80 columns the footer shows the first keys that fit; ? lists them all.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "quit"),
+        Binding("question_mark", "help", "help"),
         Binding("s", "start_run", "start"),
         Binding("c", "cancel_run", "cancel"),
-        Binding("b", "bundles", "bundles"),
         Binding("r", "show_tab('results')", "results"),
-        Binding("k", "show_tab('kernels')", "kernels"),
-        Binding("l", "show_tab('log')", "log"),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit"),
+        Binding("b", "bundles", "bundles"),
+        Binding("k", "show_tab('kernels')", "kernels", show=False),
+        Binding("l", "show_tab('log')", "log", show=False),
     ]
 
     sample: reactive[dict[str, Any]] = var(dict)
@@ -273,6 +277,7 @@ class EdgeprobeApp(App[int]):
     # -- actions -----------------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        self.query_one(TAB_FOCUS[tab]).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -13,13 +13,18 @@ from textual.widgets import Static
 HELP_TEXT = """\
 [b]edgeprobe tui[/]: the device and the probe suite, live
 
-[b]keys[/]
+[b]keys[/] (the footer shows the first few)
+  q       quit (a run in the agent goes on)
+  ?       this help
   s       start a run (suite, power mode, device)
   c       cancel the running job (asks first)
+  r       results tab; the table takes the keyboard:
+          up/down, PgUp/PgDn, Home/End; new rows are followed
+          only while the cursor is on the last row
   b       browse bundles; enter shows one's results
-  r k l   results / kernels / log tab
-  ?       this help
-  q       quit (a run in the agent goes on)
+  k       kernels tab (its table takes the keyboard)
+  l       log tab (up/down, PgUp/PgDn scroll it)
+  tab     next part of the screen
   escape  close a dialog
 
 [b]panels[/]

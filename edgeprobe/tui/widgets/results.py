@@ -47,7 +47,9 @@ def row_cells(row: SummaryRow) -> list[Any]:
 
 
 class ResultsTable(DataTable):
-    """One row per (model, implementation, length); a new point updates only its row."""
+    """One row per (model, implementation, length); a new point updates only its row. A new
+    row moves the cursor to it only when the cursor was on the last row: a reader who moved
+    up stays where they are."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, header_height=2, **kwargs)
@@ -75,5 +77,7 @@ class ResultsTable(DataTable):
             for (column, _), value in zip(COLUMNS, cells, strict=True):
                 self.update_cell(key, column, value, update_width=True)
         else:
+            following = self.cursor_row >= self.row_count - 1
             self.add_row(*cells, key=key)
-            self.move_cursor(row=self.row_count - 1, animate=False)
+            if following:
+                self.move_cursor(row=self.row_count - 1, animate=False)
