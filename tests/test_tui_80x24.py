@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, RichLog, TabbedContent
+from textual.widgets import DataTable, RichLog, Sparkline, TabbedContent
 
 from edgeprobe.tui.app import EdgeprobeApp
 from edgeprobe.tui.widgets.results import ResultsTable
 from tests.tui_helpers import (
+    FIXTURES,
     panel_text,
     recorded_events,
     replay_into,
@@ -28,6 +29,7 @@ from tests.tui_helpers import (
 )
 
 SIZE = (80, 24)
+NO_POWER_MACHINE = FIXTURES / "machines" / "x86-cpu"  # no powercap, no thermal zones
 
 
 def headless(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
@@ -148,6 +150,41 @@ async def test_rows_are_followed_when_the_cursor_was_on_the_last_row():
         newest = table_rows(table)[-1]
         assert any(line.lstrip().startswith(f"{newest[0]}  {newest[1]}")
                    for line in screen_lines(app))
+
+
+@headless
+async def test_no_power_sensor_is_said_in_words_not_drawn_as_a_flat_line(monkeypatch):
+    monkeypatch.setenv("EDGEPROBE_SYSFS_ROOT", str(NO_POWER_MACHINE))
+    app = EdgeprobeApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        if any(k.endswith("_power_w") for k in app.sample):
+            pytest.skip("this machine's NVML reads a GPU's power")
+        await until(pilot, lambda: bool(app.power_why), "the sensors' statuses")
+        await settle(pilot)
+        assert not app.query_one("#power-spark", Sparkline).display
+        power = panel_text(app, "#power-unread")
+        assert power.startswith("power not read here")
+        assert "rapl: no RAPL powercap domains" in power  # why, from the agent's sensors
+        screen = "\n".join(screen_lines(app))
+        assert "power not read here" in screen and "▁" not in screen
+        await pilot.press("l")
+        log_view = app.query_one("#log-view", RichLog)
+        await until(pilot, lambda: bool(log_view.lines), "the log drawn")
+        log = "\n".join(str(line.text) for line in log_view.lines)
+        assert "power not read here: rapl package_energy: no RAPL" in log
+        assert "(fix: sudo modprobe intel_rapl_msr)" in log
+
+
+@headless
+async def test_a_power_sensor_that_reads_keeps_its_sparkline():
+    app = EdgeprobeApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await settle(pilot)
+        assert app.query_one("#power-spark", Sparkline).display
+        assert not app.query_one("#power-unread").display
+        assert "6.1 W board" in panel_text(app, "#power-total")
 
 
 @headless

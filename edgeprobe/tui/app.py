@@ -37,10 +37,12 @@ from edgeprobe.tui.screens.start_run import (
 from edgeprobe.tui.state import (
     PointEnergy,
     PowerHistory,
+    PowerNote,
     RunProgress,
     RunTracker,
     event_log_lines,
     point_energy_j,
+    power_unread,
 )
 from edgeprobe.tui.widgets.header import DeviceHeader
 from edgeprobe.tui.widgets.kernels import KernelPanel
@@ -82,6 +84,7 @@ class EdgeprobeApp(App[int]):
     last_point: reactive[dict[str, Any] | None] = var(None)
     history: reactive[tuple[float, ...]] = var(tuple)
     energy: reactive[str] = var("point energy -")
+    power_why: reactive[tuple[str, ...]] = var(tuple)  # why no power sensor reads, if none
     link: reactive[str] = var("connecting to the agent...")
     warning: reactive[str | None] = var(None)
     record: reactive[dict[str, Any] | None] = var(None)  # latest kernels record
@@ -97,6 +100,7 @@ class EdgeprobeApp(App[int]):
         self.tracker = RunTracker()
         self.point_energy = PointEnergy()
         self.power_history = PowerHistory()
+        self.power_note = PowerNote()
         self._last_energy_j: float | None = None
         self._shown_job: int | None = None
         self._replayed: set[str] = set()
@@ -112,7 +116,8 @@ class EdgeprobeApp(App[int]):
         yield DeviceHeader(id="header").data_bind(app.sample, app.link)
         with Horizontal(id="top"):
             yield MemoryPanel(id="memory").data_bind(app.sample, app.last_point)
-            yield PowerPanel(id="power").data_bind(app.sample, app.history, app.energy)
+            yield PowerPanel(id="power").data_bind(app.sample, app.history, app.energy,
+                                                   unread_why=app.power_why)
             yield TemperaturePanel(id="temps").data_bind(app.sample)
         yield RunPanel(id="run").data_bind(app.progress, app.warning)
         with TabbedContent(id="tabs", initial="results"):
@@ -178,6 +183,8 @@ class EdgeprobeApp(App[int]):
         status = await agent.request("status")
         if status.get("telemetry"):
             self.apply_telemetry(status["telemetry"])
+        self.power_note.sources = status.get("sources") or []
+        self.power_why = tuple(power_unread(self.power_note.sources))
         job = status.get("job")
         if job is None:
             jobs = (await agent.request("jobs")).get("jobs") or []
@@ -209,6 +216,8 @@ class EdgeprobeApp(App[int]):
         self.history = tuple(self.power_history.values)
         self.point_energy.add(sample)
         self._show_energy()
+        for line in self.power_note.lines(sample):
+            self.log_line("warning", line)
 
     def _show_energy(self) -> None:
         self.energy = PowerPanel.energy_text(self.point_energy.label, self.point_energy.energy_j,

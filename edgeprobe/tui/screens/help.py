@@ -30,7 +30,8 @@ HELP_TEXT = """\
 [b]panels[/]
   header   device, power mode, throttle state, clocks; agent or local
   memory   GPU or unified memory, RAM, swap; torch allocator figures
-  power    total and rails, 60 s sparkline, energy of the point
+  power    total and rails, 60 s sparkline, energy of the point;
+           where no sensor reads power, why (the log has the fix)
   temps    GPU and thermal zones, hottest first
   run      job, suite, points, ETA, model, length, kernel path
   results  status of all-position / last-position logits (ok,
