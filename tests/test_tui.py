@@ -92,13 +92,14 @@ def test_a_run_started_from_the_tui_streams_into_every_run_panel(tmp_path, monke
 
                 rows = {(r[0], r[1]): r for r in table_rows(app.query_one(ResultsTable))}
                 assert len(rows) == 6
-                assert rows[("tiny-qwen2", "1K")][7] == "ok"
-                assert rows[("tiny-qwen2", "1K")][2].endswith("ms")
-                assert rows[("tiny-qwen2", "16K")][7] == "OOM all"
-                assert rows[("tiny-qwen2", "64K")][7] == "skip all, OOM last"
-                assert rows[("tiny-mamba2", "16K")][7] == "OOM all, OOM last"
-                assert rows[("tiny-mamba2", "1K")][4] != "-"  # TPOT (warm) measured
-                assert rows[("tiny-mamba2", "1K")][5] != "-"  # and the cold pass beside it
+                # status (all-position/last-position logits) right after model and length
+                assert rows[("tiny-qwen2", "1K")][2] == "ok"
+                assert rows[("tiny-qwen2", "1K")][3].endswith("ms")
+                assert rows[("tiny-qwen2", "16K")][2] == "OOM/ok"
+                assert rows[("tiny-qwen2", "64K")][2] == "skip/OOM"
+                assert rows[("tiny-mamba2", "16K")][2] == "OOM"
+                assert rows[("tiny-mamba2", "1K")][5] != "-"  # TPOT (warm) measured
+                assert rows[("tiny-mamba2", "1K")][6] != "-"  # and the cold pass beside it
 
                 memory = panel_text(app, "#memory")
                 assert "worker peak, last point" in memory and "RSS" in memory

@@ -11,12 +11,9 @@ from typing import Any
 import pytest
 
 from edgeprobe.tui.app import EdgeprobeApp
-from tests.tui_helpers import KERNELS_EVENT, recorded_events, until, use_recordings
+from tests.tui_helpers import KERNELS_EVENT, recorded_events, replay_into, until, use_recordings
 
 pytest.importorskip("pytest_textual_snapshot")
-
-JOB = {"id": 1, "argv": ["--suite", "smoke"], "bundle": "/data/oom.epb",
-       "submitted_unix_s": 1000.0, "started_unix_s": 1000.0, "points_total": 12}
 
 
 @pytest.fixture(autouse=True)
@@ -32,12 +29,7 @@ def replay_run(app: EdgeprobeApp, kernels: bool = True) -> None:
     events = recorded_events()
     if kernels:
         events[-1:-1] = recorded_events(KERNELS_EVENT)
-    app.apply_run_event({"job": 1, "kind": "job_started", **JOB, "state": "running"})
-    for event in events:
-        app.apply_run_event({"job": 1, **event}, replay=True)
-    app.apply_run_event({"job": 1, "kind": "job_finished", **JOB, "state": "completed",
-                         "ended_unix_s": 1065.0, "returncode": 0, "points_done": 12})
-    app.show_run_state()
+    replay_into(app, events, start=True, finish=True)
 
 
 async def after_run(pilot: Any) -> None:

@@ -8,10 +8,19 @@ import sys
 
 import pytest
 
-from edgeprobe.tui.state import PointEnergy, PowerHistory, RunProgress, RunTracker, point_energy_j
+from edgeprobe.tui.state import (
+    PointEnergy,
+    PowerHistory,
+    PowerNote,
+    RunProgress,
+    RunTracker,
+    point_energy_j,
+    power_read,
+    power_unread,
+)
 from edgeprobe.tui.widgets.header import throttle_text
 from edgeprobe.tui.widgets.kernels import category_lines, top_kernels
-from edgeprobe.tui.widgets.panel import duration, short_bytes, short_seconds
+from edgeprobe.tui.widgets.panel import duration, short_bytes, short_seconds, shorten_left
 from edgeprobe.tui.widgets.power import rail_lines, total_line
 from edgeprobe.tui.widgets.progress import progress_lines
 from tests.tui_helpers import KERNELS_EVENT, recorded_events
@@ -138,3 +147,37 @@ def test_tui_and_feed_never_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "False"
+
+
+def test_power_unread_names_only_power_sensors_and_says_it_once():
+    sources = [
+        {"source": "nvml", "sensor": "nvml", "available": False,
+         "detail": "libnvidia-ml.so.1 not found: no NVIDIA driver on this machine", "fix": None},
+        {"source": "host", "sensor": "ram", "available": False, "detail": "/proc/meminfo"},
+        {"source": "rapl", "sensor": "package_energy", "available": False,
+         "detail": "no RAPL powercap domains (/sys/class/powercap/intel-rapl:*): not an "
+                   "Intel/AMD CPU", "fix": "sudo modprobe intel_rapl_msr"},
+        {"source": "jetson", "sensor": "rail VDD_IN", "available": True, "detail": "ina3221"},
+    ]
+    assert power_unread(sources) == ["nvml: libnvidia-ml.so.1 not found",
+                                     "rapl: no RAPL powercap domains"]
+    note = PowerNote(sources=sources)
+    assert note.lines({"board_power_w": 6.1}) == []  # power is read: nothing to say
+    assert note.lines({"board_power_w": float("nan")})[-1].endswith(
+        "(fix: sudo modprobe intel_rapl_msr)")
+    assert note.lines({"ram_used_bytes": 1.0}) == []  # once
+
+
+def test_power_read_wants_a_number():
+    assert power_read({"gpu_power_w": 80.5})
+    assert not power_read({"gpu_power_w": float("nan")})
+    assert not power_read({"ram_used_bytes": 1.0})
+    history = PowerHistory()
+    history.add({"gpu_power_w": float("nan")})
+    assert list(history.values) == []
+
+
+def test_shorten_left_keeps_the_end_of_a_path():
+    assert shorten_left("/data/oom.epb", 20) == "/data/oom.epb"
+    assert shorten_left("/home/user/bundles/run-smoke.epb", 16) == "…s/run-smoke.epb"
+    assert len(shorten_left("/home/user/bundles/run-smoke.epb", 16)) == 16

@@ -35,6 +35,25 @@ def recorded_events(path: Path = RECORDING) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+REPLAYED_JOB = {"id": 1, "argv": ["--suite", "smoke"], "bundle": "/data/oom.epb",
+                "submitted_unix_s": 1000.0, "started_unix_s": 1000.0, "points_total": 12}
+
+
+def replay_into(app: Any, events: list[dict[str, Any]], start: bool = False,
+                finish: bool = False) -> None:
+    """Apply recorded run events to the app as the agent's replay would (job 1), then bring
+    the panels up to date."""
+    if start:
+        app.apply_run_event({"job": 1, "kind": "job_started", **REPLAYED_JOB, "state": "running"})
+    for event in events:
+        app.apply_run_event({"job": 1, **event}, replay=True)
+    if finish:
+        app.apply_run_event({"job": 1, "kind": "job_finished", **REPLAYED_JOB,
+                             "state": "completed", "ended_unix_s": 1065.0, "returncode": 0,
+                             "points_done": 12})
+    app.show_run_state()
+
+
 def use_recordings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, delay_s: float = 0.02,
                    kernels: bool = True) -> None:
     """Sensors from the recorded Orin Nano tree; runs replayed from the recorded stream."""
@@ -173,3 +192,16 @@ def rendered_text(renderable: Any, width: int = 100) -> str:
     console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
     console.print(renderable)
     return console.export_text()
+
+
+def screen_lines(app: Any) -> list[str]:
+    """The screen as a terminal shows it, one string per row, without styles."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, record=True, file=io.StringIO(),
+                      color_system=None)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()

@@ -34,7 +34,16 @@ from edgeprobe.tui.screens.start_run import (
     available_power_modes,
     available_suites,
 )
-from edgeprobe.tui.state import PointEnergy, PowerHistory, RunProgress, RunTracker, point_energy_j
+from edgeprobe.tui.state import (
+    PointEnergy,
+    PowerHistory,
+    PowerNote,
+    RunProgress,
+    RunTracker,
+    event_log_lines,
+    point_energy_j,
+    power_unread,
+)
 from edgeprobe.tui.widgets.header import DeviceHeader
 from edgeprobe.tui.widgets.kernels import KernelPanel
 from edgeprobe.tui.widgets.memory import MemoryPanel
@@ -42,9 +51,10 @@ from edgeprobe.tui.widgets.power import PowerPanel
 from edgeprobe.tui.widgets.progress import RunPanel
 from edgeprobe.tui.widgets.results import ResultsTable
 from edgeprobe.tui.widgets.temps import TemperaturePanel
-from edgeprobe.units import format_tokens
 
 RECONNECT_S = 2.0
+# What each tab's key focuses, so the arrows and PgUp/PgDn scroll it at once.
+TAB_FOCUS = {"results": "#results-table", "kernels": "#kernels-table", "log": "#log-view"}
 RUN_VIEW_S = 0.25
 HISTORY_STEP_S = 0.5
 
@@ -56,15 +66,17 @@ def _canonical(event: dict[str, Any]) -> str:
 class EdgeprobeApp(App[int]):
     CSS_PATH = "edgeprobe.tcss"
     TITLE = "edgeprobe"
+    AUTO_FOCUS = "#results-table"
+    # Quit first: at 80 columns the footer shows the first keys that fit; ? lists them all.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "quit"),
+        Binding("question_mark", "help", "help"),
         Binding("s", "start_run", "start"),
         Binding("c", "cancel_run", "cancel"),
-        Binding("b", "bundles", "bundles"),
         Binding("r", "show_tab('results')", "results"),
-        Binding("k", "show_tab('kernels')", "kernels"),
-        Binding("l", "show_tab('log')", "log"),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit"),
+        Binding("b", "bundles", "bundles"),
+        Binding("k", "show_tab('kernels')", "kernels", show=False),
+        Binding("l", "show_tab('log')", "log", show=False),
     ]
 
     sample: reactive[dict[str, Any]] = var(dict)
@@ -72,6 +84,7 @@ class EdgeprobeApp(App[int]):
     last_point: reactive[dict[str, Any] | None] = var(None)
     history: reactive[tuple[float, ...]] = var(tuple)
     energy: reactive[str] = var("point energy -")
+    power_why: reactive[tuple[str, ...]] = var(tuple)  # why no power sensor reads, if none
     link: reactive[str] = var("connecting to the agent...")
     warning: reactive[str | None] = var(None)
     record: reactive[dict[str, Any] | None] = var(None)  # latest kernels record
@@ -87,6 +100,7 @@ class EdgeprobeApp(App[int]):
         self.tracker = RunTracker()
         self.point_energy = PointEnergy()
         self.power_history = PowerHistory()
+        self.power_note = PowerNote()
         self._last_energy_j: float | None = None
         self._shown_job: int | None = None
         self._replayed: set[str] = set()
@@ -102,7 +116,8 @@ class EdgeprobeApp(App[int]):
         yield DeviceHeader(id="header").data_bind(app.sample, app.link)
         with Horizontal(id="top"):
             yield MemoryPanel(id="memory").data_bind(app.sample, app.last_point)
-            yield PowerPanel(id="power").data_bind(app.sample, app.history, app.energy)
+            yield PowerPanel(id="power").data_bind(app.sample, app.history, app.energy,
+                                                   unread_why=app.power_why)
             yield TemperaturePanel(id="temps").data_bind(app.sample)
         yield RunPanel(id="run").data_bind(app.progress, app.warning)
         with TabbedContent(id="tabs", initial="results"):
@@ -141,7 +156,8 @@ class EdgeprobeApp(App[int]):
                               "`edgeprobe agent` keeps them going.")
             try:
                 await self._catch_up(agent)
-                await self._pump(agent)
+                async for message in agent.messages():
+                    self._apply_message(message)
             except AgentUnavailable:
                 pass
             except (EdgeprobeError, asyncio.TimeoutError) as exc:  # an agent that misbehaves
@@ -167,6 +183,8 @@ class EdgeprobeApp(App[int]):
         status = await agent.request("status")
         if status.get("telemetry"):
             self.apply_telemetry(status["telemetry"])
+        self.power_note.sources = status.get("sources") or []
+        self.power_why = tuple(power_unread(self.power_note.sources))
         job = status.get("job")
         if job is None:
             jobs = (await agent.request("jobs")).get("jobs") or []
@@ -180,29 +198,6 @@ class EdgeprobeApp(App[int]):
                 self.apply_run_event({"job": job["id"], **event}, replay=True)
             self.tracker.update_job(job)  # the summary is newer than the replayed counts
             self.show_run_state()
-
-    async def _pump(self, agent: AgentLink) -> None:
-        client = agent.client
-        assert client is not None
-        closed = asyncio.ensure_future(client.closed.wait())
-        try:
-            while not client.closed.is_set() or not client.events.empty():
-                if client.events.empty():
-                    get = asyncio.ensure_future(client.events.get())
-                    try:
-                        await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
-                    except asyncio.CancelledError:
-                        get.cancel()
-                        raise
-                    if not get.done():
-                        get.cancel()  # the agent went away; whatever is queued comes next
-                        continue
-                    message = get.result()
-                else:
-                    message = client.events.get_nowait()
-                self._apply_message(message)
-        finally:
-            closed.cancel()
 
     def _apply_message(self, message: dict[str, Any]) -> None:
         data = message.get("data") or {}
@@ -221,6 +216,8 @@ class EdgeprobeApp(App[int]):
         self.history = tuple(self.power_history.values)
         self.point_energy.add(sample)
         self._show_energy()
+        for line in self.power_note.lines(sample):
+            self.log_line("warning", line)
 
     def _show_energy(self) -> None:
         self.energy = PowerPanel.energy_text(self.point_energy.label, self.point_energy.energy_j,
@@ -239,18 +236,9 @@ class EdgeprobeApp(App[int]):
             self.point_energy.begin(f"{data.get('model')} {data.get('length')}")
         elif kind == events.POINT:
             self._on_point(data.get("record") or {})
-        elif kind == events.NOTICE:
-            level = str(data.get("level", "info"))
-            self._pending_log.append((level, str(data.get("message", ""))))
-            if level in ("warning", "error"):
-                self._pending_warning = str(data.get("message", ""))
-        elif kind in ("job_started", "job_finished"):
-            self._pending_log.append(("error" if progress.state == "failed" else "info",
-                                      f"job {progress.job_id} {progress.state}"
-                                      + (f": {progress.error}" if progress.error else "")))
-        elif kind == events.MODEL_LOADED and progress.kernel_path not in (None, "fused"):
-            self._pending_log.append(("info", f"{progress.model}: kernel path "
-                                      f"{progress.kernel_path}"))
+        elif kind == events.NOTICE and data.get("level") in ("warning", "error"):
+            self._pending_warning = str(data.get("message", ""))
+        self._pending_log += event_log_lines(kind, data, progress)
         if self._view_timer is None:
             self._view_timer = self.set_timer(RUN_VIEW_S, self.show_run_state)
 
@@ -261,11 +249,6 @@ class EdgeprobeApp(App[int]):
             self._last_energy_j = (measured if measured is not None
                                    else self.point_energy.energy_j)
             self.point_energy.end()
-        if record.get("status") not in ("ok", "skipped"):
-            self._pending_log.append(("warning", f"{record.get('model')} "
-                                      f"{format_tokens(record.get('length_tokens'))} "
-                                      f"{record.get('variant')}: {record.get('status')} "
-                                      f"{record.get('error') or ''}"))
 
     def show_run_state(self) -> None:
         """Bring the run panels up to the state (called by the timer, or after a replay)."""
@@ -303,6 +286,7 @@ class EdgeprobeApp(App[int]):
     # -- actions -----------------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        self.query_one(TAB_FOCUS[tab]).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

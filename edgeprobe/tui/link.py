@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,30 @@ class AgentLink:
         if self._local_dir is not None:
             shutil.rmtree(self._local_dir, ignore_errors=True)
             self._local_dir = None
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        """The agent's event messages, in order, until it goes away (then what was queued)."""
+        client = self.client
+        if client is None:
+            raise AgentUnavailable("not connected")
+        closed = asyncio.ensure_future(client.closed.wait())
+        try:
+            while not client.closed.is_set() or not client.events.empty():
+                if not client.events.empty():
+                    yield client.events.get_nowait()
+                    continue
+                get = asyncio.ensure_future(client.events.get())
+                try:
+                    await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
+                except asyncio.CancelledError:
+                    get.cancel()
+                    raise
+                if get.done():
+                    yield get.result()
+                else:
+                    get.cancel()  # the agent went away; whatever is queued comes next
+        finally:
+            closed.cancel()
 
     async def request(self, op: str, **fields: Any) -> dict[str, Any]:
         if self.client is None:

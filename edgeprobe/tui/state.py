@@ -14,6 +14,7 @@ from typing import Any
 
 from edgeprobe.agent.feed import ENERGY_COUNTERS, total_power_column
 from edgeprobe.runner import events
+from edgeprobe.units import format_tokens
 
 SPARKLINE_S = 60.0
 
@@ -171,6 +172,33 @@ class RunTracker:
         self._set(loading=False, searching=False)
 
 
+def _point_line(record: dict[str, Any]) -> list[tuple[str, str]]:
+    if record.get("status") in ("ok", "skipped"):
+        return []
+    return [("warning", f"{record.get('model')} {format_tokens(record.get('length_tokens'))} "
+             f"{record.get('variant')}: {record.get('status')} {record.get('error') or ''}")]
+
+
+def event_log_lines(kind: str, data: dict[str, Any],
+                    progress: RunProgress) -> list[tuple[str, str]]:
+    """What the log says about one applied run event, as ``(level, message)``; ``progress``
+    is the state after it. The bundle's whole path is said here, the run panel may shorten
+    it."""
+    if kind == events.NOTICE:
+        return [(str(data.get("level", "info")), str(data.get("message", "")))]
+    if kind == events.POINT:
+        return _point_line(data.get("record") or {})
+    if kind in ("job_started", "job_finished"):
+        return [("error" if progress.state == "failed" else "info",
+                 f"job {progress.job_id} {progress.state}"
+                 + (f": {progress.error}" if progress.error else ""))]
+    if kind == events.STARTED and progress.bundle:
+        return [("info", f"job {progress.job_id} bundle {progress.bundle}")]
+    if kind == events.MODEL_LOADED and progress.kernel_path not in (None, "fused"):
+        return [("info", f"{progress.model}: kernel path {progress.kernel_path}")]
+    return []
+
+
 @dataclass
 class PointEnergy:
     """Energy of the point being measured, from the live frames: the device's energy counter
@@ -238,5 +266,62 @@ class PowerHistory:
 
     def add(self, sample: dict[str, Any]) -> None:
         column = total_power_column(sample)
-        if column:
+        if column and power_read(sample):
             self.values.append(round(float(sample[column]), 3))  # as the agent's history
+
+
+# Sensors that read the device's power: every NVML, RAPL and jtop sensor, and the Jetson's
+# INA3221 rails (the board total is their input rail).
+_POWER_SOURCES = ("nvml", "rapl", "jtop")
+_JETSON_POWER_SENSORS = ("rails", "board_power", "rail ")
+
+
+def _reads_power(status: dict[str, Any]) -> bool:
+    source, sensor = str(status.get("source")), str(status.get("sensor"))
+    return source in _POWER_SOURCES or (
+        source == "jetson" and sensor.startswith(_JETSON_POWER_SENSORS))
+
+
+def _first_clause(detail: str) -> str:
+    """``no RAPL powercap domains (/sys/...): not an Intel/AMD CPU`` -> the part before the
+    first parenthesis or colon, short enough for a small panel."""
+    for mark in (" (", ": "):
+        detail = detail.split(mark, 1)[0]
+    return detail.strip()
+
+
+def power_unread(sources: list[dict[str, Any]]) -> list[str]:
+    """Why no power sensor is read, one short line per power sensor the agent reports
+    unavailable (``source: first clause``); empty when it reports none."""
+    return [f"{status.get('source')}: {_first_clause(str(status.get('detail') or '?'))}"
+            for status in sources if _reads_power(status) and not status.get("available")]
+
+
+def power_unread_details(sources: list[dict[str, Any]]) -> list[str]:
+    """The same sensors with their whole reason and fix, for the log."""
+    return [f"{status.get('source')} {status.get('sensor')}: {status.get('detail')}"
+            + (f" (fix: {status['fix']})" if status.get("fix") else "")
+            for status in sources if _reads_power(status) and not status.get("available")]
+
+
+@dataclass
+class PowerNote:
+    """Says once, in the log, why no power is read: the agent's sensor statuses (known after
+    connecting) and a sample without a power reading."""
+
+    sources: list[dict[str, Any]] | None = None
+    said: bool = False
+
+    def lines(self, sample: dict[str, Any]) -> list[str]:
+        if self.said or self.sources is None or not sample or power_read(sample):
+            return []
+        self.said = True
+        return [f"power not read here: {line}"
+                for line in power_unread_details(self.sources) or ["no power sensor found"]]
+
+
+def power_read(sample: dict[str, Any]) -> bool:
+    """Whether the sample holds a total power reading (a number, not NaN)."""
+    column = total_power_column(sample)
+    value = sample.get(column) if column else None
+    return isinstance(value, (int, float)) and not math.isnan(value)

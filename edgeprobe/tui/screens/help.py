@@ -13,23 +13,30 @@ from textual.widgets import Static
 HELP_TEXT = """\
 [b]edgeprobe tui[/]: the device and the probe suite, live
 
-[b]keys[/]
+[b]keys[/] (the footer shows the first few)
+  q       quit (a run in the agent goes on)
+  ?       this help
   s       start a run (suite, power mode, device)
   c       cancel the running job (asks first)
+  r       results tab; the table takes the keyboard:
+          up/down, PgUp/PgDn, Home/End; new rows are followed
+          only while the cursor is on the last row
   b       browse bundles; enter shows one's results
-  r k l   results / kernels / log tab
-  ?       this help
-  q       quit (a run in the agent goes on)
+  k       kernels tab (its table takes the keyboard)
+  l       log tab (up/down, PgUp/PgDn scroll it)
+  tab     next part of the screen
   escape  close a dialog
 
 [b]panels[/]
   header   device, power mode, throttle state, clocks; agent or local
   memory   GPU or unified memory, RAM, swap; torch allocator figures
-  power    total and rails, 60 s sparkline, energy of the point
+  power    total and rails, 60 s sparkline, energy of the point;
+           where no sensor reads power, why (the log has the fix)
   temps    GPU and thermal zones, hottest first
   run      job, suite, points, ETA, model, length, kernel path
-  results  TTFT with all-position / last-position logits, TPOT,
-           peak memory per model and length; OOM named
+  results  status of all-position / last-position logits (ok,
+           OOM, skip/OOM: one word when both agree), TTFT of each,
+           TPOT warm and cold, peak memory per model and length
   kernels  top kernels and category shares of the last profiled point
 
 Without an agent the TUI samples this machine itself, and runs it

@@ -56,8 +56,10 @@ class DeviceHeader(TextPanel):
         mode = facts.get("power_mode") or "n/a"
         if facts.get("jetson_clocks"):
             mode += " + jetson_clocks"
-        first = f"mode [b]{escape(str(mode))}[/]  [b]{escape(str(name))}[/]"
-        second = f"{self.link}  {throttle_text(sample)}  {clocks_text(sample)}"
+        # The device name alone on the first line: it is cut only when wider than the screen.
+        first = f"[b]{escape(str(name))}[/]"
+        second = (f"mode [b]{escape(str(mode))}[/]  {self.link}  {throttle_text(sample)}  "
+                  f"{clocks_text(sample)}")
         text = Text.from_markup(f"{first}\n{second}", overflow="ellipsis")
         text.no_wrap = True
         self.show(text)

@@ -22,11 +22,12 @@ class TextPanel(Static):
         if title:
             self.border_title = title
 
-    def show(self, content: str | Text) -> None:
+    def show(self, content: str | Text, layout: bool = False) -> None:
+        """Show ``content``; ``layout`` when its height may change (a panel of auto height)."""
         if content == self._shown:
             return
         self._shown = content
-        self.update(content, layout=False)
+        self.update(content, layout=layout)
 
     @property
     def shown_text(self) -> str:
@@ -35,6 +36,14 @@ class TextPanel(Static):
         if content is None:
             return ""
         return content.plain if isinstance(content, Text) else Text.from_markup(content).plain
+
+
+def shorten_left(text: str, width: int) -> str:
+    """``text`` as it fits ``width`` cells, its start replaced by an ellipsis (paths: the
+    file name is the part that tells bundles apart)."""
+    if len(text) <= width:
+        return text
+    return "…" + text[len(text) - width + 1:] if width >= 1 else ""
 
 
 def number(sample: dict[str, Any], key: str) -> float | None:

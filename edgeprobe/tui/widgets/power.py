@@ -1,16 +1,19 @@
 """Power: the device total with a 60 s sparkline, each rail, and the energy of the point
-being measured (live from the frames) or of the last one (as the run measured it)."""
+being measured (live from the frames) or of the last one (as the run measured it). Where no
+power is read, a line saying so and why, in place of the sparkline."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive, var
 from textual.widgets import Sparkline
 
 from edgeprobe.agent.feed import rail_columns, total_power_column
+from edgeprobe.tui.state import power_read
 from edgeprobe.tui.widgets.panel import TextPanel, joules, number, watts
 
 _TOTAL_LABELS = {"board_power_w": "board", "gpu_power_w": "GPU", "cpu_package_power_w": "CPU pkg"}
@@ -25,6 +28,14 @@ def total_line(sample: dict[str, Any]) -> str:
     if column == "gpu_power_w" and limit is not None:
         text += f" / {limit:.0f} W cap"
     return text
+
+
+def unread_lines(sample: dict[str, Any], why: tuple[str, ...]) -> list[str]:
+    """What the panel says in place of the sparkline when the sample has no power reading."""
+    if not sample:
+        return ["no power reading yet", "(waiting for telemetry)"]
+    return ["[b]power not read here[/]", *(escape(line) for line in why or
+                                            ("no power sensor found",))]
 
 
 def rail_lines(sample: dict[str, Any]) -> list[str]:
@@ -44,14 +55,19 @@ class PowerPanel(Vertical):
     sample: reactive[dict[str, Any]] = var(dict)
     history: reactive[tuple[float, ...]] = var(tuple)
     energy: reactive[str] = var("point energy -")
+    unread_why: reactive[tuple[str, ...]] = var(tuple)  # why no power sensor reads
 
     def compose(self) -> ComposeResult:
         self.border_title = "power (60 s)"
         yield TextPanel(id="power-total")
         yield Sparkline([], id="power-spark")
         yield TextPanel(id="power-rails")
+        yield TextPanel(id="power-unread")
 
     def watch_sample(self) -> None:
+        self._redraw_text()
+
+    def watch_unread_why(self) -> None:
         self._redraw_text()
 
     def watch_energy(self) -> None:
@@ -62,6 +78,12 @@ class PowerPanel(Vertical):
 
     def _redraw_text(self) -> None:
         if not self.is_mounted:
+            return
+        unread = not power_read(self.sample)
+        self.set_class(unread, "-unread")
+        if unread:
+            self.query_one("#power-unread", TextPanel).show(
+                "\n".join(unread_lines(self.sample, self.unread_why)))
             return
         self.query_one("#power-total", TextPanel).show(total_line(self.sample))
         lines = [*rail_lines(self.sample), self.energy]

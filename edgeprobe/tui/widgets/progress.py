@@ -10,11 +10,14 @@ from rich.markup import escape
 from textual.reactive import reactive, var
 
 from edgeprobe.tui.state import RunProgress
-from edgeprobe.tui.widgets.panel import TextPanel, bar, duration
+from edgeprobe.tui.widgets.panel import TextPanel, bar, duration, shorten_left
 from edgeprobe.units import format_tokens
 
 
-def progress_lines(run: RunProgress, warning: str | None, now_unix_s: float) -> list[str]:
+def progress_lines(run: RunProgress, warning: str | None, now_unix_s: float,
+                   width: int = 76) -> list[str]:
+    """The panel's lines for ``width`` cells; a bundle path longer than that loses its start
+    (the log has it whole)."""
     if run.job_id is None:
         return ["no run yet: press [b]s[/] to start one", ""]
     fraction = run.points_done / run.points_total if run.points_total else 0.0
@@ -33,7 +36,7 @@ def progress_lines(run: RunProgress, warning: str | None, now_unix_s: float) -> 
     elif run.error:
         second = f"[b]error:[/] {escape(run.error)}"
     else:
-        second = f"bundle {escape(run.bundle or '-')}"
+        second = f"bundle {escape(shorten_left(run.bundle or '-', width - len('bundle ')))}"
     if run.kernel_path and run.state == "running":
         path = run.kernel_path
         second += f"  path {path}" if path == "fused" else f"  [b]path {path.upper()}[/]"
@@ -64,5 +67,10 @@ class RunPanel(TextPanel):
     def watch_warning(self) -> None:
         self._redraw()
 
+    def on_resize(self) -> None:
+        self._redraw()
+
     def _redraw(self) -> None:
-        self.show("\n".join(progress_lines(self.progress, self.warning, time.time())))
+        width = self.content_region.width or 76
+        lines = progress_lines(self.progress, self.warning, time.time(), width)
+        self.show("\n".join(lines), layout=len(lines) != len(self.shown_text.splitlines()))

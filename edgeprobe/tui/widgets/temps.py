@@ -30,7 +30,7 @@ def temperature_lines(sample: dict[str, Any]) -> list[str]:
     for value, column in zones:
         if value is not None:
             lines.append(f"{zone_label(column)[:8]:<8} {celsius(value):>7}")
-    return lines or ["no temperature sensor readable"]
+    return lines or ["no temperature", "sensor readable"]
 
 
 class TemperaturePanel(TextPanel):
