@@ -22,10 +22,25 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _preset_names(**_: object) -> list[str]:
+    """Shell completion of --models (argcomplete calls it with the word being completed)."""
+    from edgeprobe.suite import list_presets
+
+    return list_presets()
+
+
+def _suite_names(**_: object) -> list[str]:
+    from edgeprobe.suite import list_suites
+
+    return list_suites()
+
+
 def _add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run a probe suite and write a bundle")
-    run.add_argument("--suite", default="smoke", help="suite name or TOML path (default: smoke)")
-    run.add_argument("--models", nargs="+", metavar="MODEL", help="only these presets")
+    run.add_argument("--suite", default="smoke", help="suite name or TOML path (default: smoke)"
+                     ).completer = _suite_names  # type: ignore[attr-defined]
+    run.add_argument("--models", nargs="+", metavar="MODEL", help="only these presets"
+                     ).completer = _preset_names  # type: ignore[attr-defined]
     run.add_argument("--lengths", nargs="+", metavar="N", help="prompt lengths, e.g. 1K 4K 32768")
     run.add_argument("--variants", nargs="+", choices=("published", "lean"),
                      help="prefill variants: published = logits for every position, "
@@ -152,7 +167,8 @@ def _add_fidelity(sub: argparse._SubParsersAction) -> None:
         "last-position logits) and TPOT (cold and warm) of both, their spread and the ratio.",
         epilog="example: edgeprobe fidelity --models tiny-qwen2 tiny-mamba2 --lengths 256")
     fidelity.add_argument("--models", nargs="+", required=True, metavar="MODEL",
-                          help="presets to time (see `edgeprobe models`)")
+                          help="presets to time (see `edgeprobe models`)"
+                          ).completer = _preset_names  # type: ignore[attr-defined]
     fidelity.add_argument("--lengths", nargs="+", required=True, metavar="N",
                           help="prompt lengths, e.g. 1K 8K 32K")
     fidelity.add_argument("--impl", choices=("study", "both", "hf", "mamba_ssm"),
@@ -279,6 +295,10 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (install.sh sets it up)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
     args.raw_argv = list(sys.argv[1:] if argv is None else argv)
     args.parse_again = parser.parse_args  # ``run --resume`` replays a bundle's arguments

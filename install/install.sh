@@ -41,6 +41,7 @@ UNIT_PATH=/etc/systemd/system/$SERVICE
 SYSUSERS_PATH=/etc/sysusers.d/edgeprobe.conf
 SUDOERS_PATH=/etc/sudoers.d/edgeprobe
 LINK_PATH=/usr/local/bin/edgeprobe
+COMPLETION_PATH=/usr/share/bash-completion/completions/edgeprobe
 JTOP_SOCKET=/run/jtop.sock
 
 MODE=install PREFIX=/opt/edgeprobe PYTHON_ARG='' TORCH_WHEEL='' TORCH_INDEX='' FROM_DIR=''
@@ -172,6 +173,20 @@ install_jtop() {
 }
 
 # --- the agent as a system service ------------------------------------------------------------
+# Bash completion of commands, options, model presets and suites (argcomplete), for every user.
+install_completion() {
+  if [[ $DRY_RUN == 1 ]]; then
+    printf '+ %s > %s\n' "$(quote_command "$VENV/bin/register-python-argcomplete" edgeprobe)" \
+      "$COMPLETION_PATH"
+    return
+  fi
+  local script
+  script=$(mktemp)
+  "$VENV/bin/register-python-argcomplete" edgeprobe >"$script"
+  as_root install -D -m 0644 "$script" "$COMPLETION_PATH"
+  rm -f "$script"
+}
+
 render_unit() {  # the unit file with ExecStart pointing into this environment
   sed "s|/opt/edgeprobe/venv/bin/edgeprobe|$VENV/bin/edgeprobe|" "$REPO/systemd/$SERVICE"
 }
@@ -198,6 +213,7 @@ install_service() {
     install_sudoers
   fi
   as_root ln -sfn "$VENV/bin/edgeprobe" "$LINK_PATH"
+  install_completion
   if [[ -n $INVOKING_USER ]]; then
     as_root usermod -aG "$GROUP" "$INVOKING_USER"
   fi
@@ -279,7 +295,7 @@ uninstall() {
   as_root rm -f "$SUDOERS_PATH" "$SYSUSERS_PATH"
   as_root rm -rf "$CLOCKS_DIR"
   if [[ -L $LINK_PATH || $DRY_RUN == 1 ]]; then
-    as_root rm -f "$LINK_PATH"
+    as_root rm -f "$LINK_PATH" "$COMPLETION_PATH"
   fi
   if getent passwd "$SERVICE_USER" >/dev/null 2>&1 || [[ $DRY_RUN == 1 ]]; then
     as_root userdel "$SERVICE_USER" || warn "could not remove user $SERVICE_USER: remove it with 'userdel $SERVICE_USER' once its processes are gone"

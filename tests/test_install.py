@@ -165,6 +165,8 @@ def test_dry_run_on_an_x86_gpu(tmp_path):
     assert not any("jetson-stats" in s or "jtop" in s or "clocks" in s for s in steps)
     assert any(s.startswith("[root] install -m 0644 <systemd/edgeprobe-agent.service with "
                             f"ExecStart={venv}/bin/edgeprobe>") for s in steps)
+    assert (f"{venv}/bin/register-python-argcomplete edgeprobe > "
+            "/usr/share/bash-completion/completions/edgeprobe") in steps
     assert sudo_rule(done.stdout) == [(str(FAKE_BIN / "nvidia-smi"), f"-i [0-9] -pl {watts}")
                                       for watts in ("[1-9][0-9]", "[1-9][0-9][0-9]",
                                                     "[1-9][0-9][0-9][0-9]")]
@@ -223,6 +225,8 @@ def test_uninstall_dry_run_removes_service_group_and_environment(tmp_path):
         steps.index("[root] systemctl disable --now edgeprobe-agent.service") < \
         steps.index("[root] userdel edgeprobe") < steps.index("[root] groupdel edgeprobe")
     assert "[root] rm -rf /var/lib/edgeprobe-clocks" in steps
+    assert ("[root] rm -f /usr/local/bin/edgeprobe "
+            "/usr/share/bash-completion/completions/edgeprobe") in steps
     assert f"[root] rm -rf {tmp_path / 'opt' / 'venv'}" in steps
     assert "bundles in /var/lib/edgeprobe" in done.stdout
 
