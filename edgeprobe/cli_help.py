@@ -8,10 +8,10 @@ import textwrap
 
 EXIT_STATUSES = """exit status:
   0    done (also when a reader of the output stops early, e.g. `| head`)
-  1    the command ran and failed (a run that errored, an agent that is unreachable)
-  2    bad input: arguments, profile, suite or bundle; nothing was started
-  3    the machine cannot do what was asked (no such sensor, power control or GPU)
-  4    a run stopped to protect the device (critical temperature); settings restored
+  1    the command ran and failed (a run that errored, an unreachable agent)
+  2    bad input (arguments, profile, suite, bundle); nothing was started
+  3    this machine cannot do it (no such sensor, power control or GPU)
+  4    a run stopped to protect the device (critical temperature)
   130  interrupted (Ctrl-C, SIGTERM, SIGHUP); a run keeps what it finished"""
 
 # command -> (description, examples)
@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, list[str]]] = {
             "with the device, power mode, thermal state and kernel path beside every figure. "
             "Power and clock changes are restored on success, error, Ctrl-C, SIGTERM and "
             "SIGHUP. With an agent running, the run goes to it unless --local is given.",
-            ["edgeprobe run                                   # the smoke suite, on this machine",
+            ["edgeprobe run                   # the smoke suite, on this machine",
              "edgeprobe run --suite paper-edge --power-mode MAXN",
              "edgeprobe run --suite paper-desktop --memory-budget 24GiB --find-max-context",
              "edgeprobe run --resume ~/edgeprobe/run-20261129.epb"]),
