@@ -70,7 +70,8 @@ def test_start_run_dialog(snap_compare):
     async def open_dialog(pilot: Any) -> None:
         await telemetry_settled(pilot)
         await pilot.press("s")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "points" in str(
+            pilot.app.screen.query_one("#start-size").render()), "the size line")
 
     assert snap_compare(EdgeprobeApp(), run_before=open_dialog)
 

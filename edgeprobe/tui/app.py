@@ -29,11 +29,7 @@ from edgeprobe.tui.link import AgentLink, LinkInfo
 from edgeprobe.tui.screens.bundles import BundlesScreen
 from edgeprobe.tui.screens.confirm import ConfirmScreen
 from edgeprobe.tui.screens.help import HelpScreen
-from edgeprobe.tui.screens.start_run import (
-    StartRunScreen,
-    available_power_modes,
-    available_suites,
-)
+from edgeprobe.tui.screens.start_run import StartRunScreen
 from edgeprobe.tui.state import (
     PointEnergy,
     PowerHistory,
@@ -295,11 +291,8 @@ class EdgeprobeApp(App[int]):
         if self.agent is None:
             self.notify("not connected to an agent yet", severity="warning")
             return
-        facts = self.sample.get("facts") or {}
-        screen = StartRunScreen(available_suites(),
-                                available_power_modes(facts.get("device_name")),
-                                facts.get("power_mode"))
-        self.push_screen(screen, self._start_job)
+        self.push_screen(StartRunScreen.for_machine(self.sample.get("facts") or {}),
+                         self._start_job)
 
     async def _start_job(self, argv: list[str] | None) -> None:
         if not argv or self.agent is None:

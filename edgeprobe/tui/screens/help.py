@@ -16,7 +16,7 @@ HELP_TEXT = """\
 [b]keys[/] (the footer shows the first few)
   q       quit (a run in the agent goes on)
   ?       this help
-  s       start a run (suite, power mode, device)
+  s       start a run (suite, models, device, power, size)
   c       cancel the running job (asks first)
   r       results tab; the table takes the keyboard:
           up/down, PgUp/PgDn, Home/End; new rows are followed
