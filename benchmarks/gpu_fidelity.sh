@@ -9,8 +9,10 @@
 # decode rounds), graph, slice, anchor (a plain loop in the same call as the slice); gate
 # stops after a failed step.
 #
-# Wheels for the device (mamba-ssm, causal-conv1d, platformdirs) are installed from $WHEELS
-# (default .whl) when present. Steps share BUDGET_S seconds (default 580); a step cut short
+# Wheels for the device are installed from $WHEELS (default .whl) when present: mamba-ssm and
+# causal-conv1d built for it, and the pure dependencies its image lacks, fetched with
+#   pip download --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 \
+#     --no-deps -d .whl msgspec platformdirs Steps share BUDGET_S seconds (default 580); a step cut short
 # keeps what it wrote (fidelity writes its report after every model and length). A suite
 # step whose bundle is in $RESUME_DIR (default resume/) continues it with `run --resume`
 # instead of starting afresh: copy an interrupted bundle there to go on in the next call.
