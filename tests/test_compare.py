@@ -13,6 +13,7 @@ import pytest
 from edgeprobe.analysis.compare import compare, compare_files
 from edgeprobe.analysis.crossover import CROSSOVER, NONE_IN_RANGE
 from edgeprobe.analysis.formats import to_csv, to_json, to_markdown
+from edgeprobe.analysis.plotdata import metric_series
 from edgeprobe.bundle import BundleError, read_bundle, schema
 from edgeprobe.errors import UsageError
 from tests.bundle_factory import DEVICE_RESULTS, FIXTURES, point, write_bundle
@@ -280,3 +281,17 @@ def test_attention_pin_kernel_and_decode_method_differences_are_warned(tmp_path)
     assert result.notes == [
         "pinned: 1 point(s) launch-bound (device busy under half the time): their times "
         "follow the host's speed and load, not the model's"]
+
+
+def test_plot_series_carry_the_spread_of_each_figure():
+    comparison = compare_files([DEVICE_RESULTS / "h200-paper-slice.epb"])
+    (series,) = [s for s in metric_series(comparison, "ttft_s")
+                 if s.model == "qwen2.5-0.5b" and s.implementation == "hf"]
+    rows = sorted((r for r in comparison.rows if r["model"] == "qwen2.5-0.5b"
+                   and r["status"] == "ok"), key=lambda r: r["length_tokens"])
+    assert series.lengths_tokens == [r["length_tokens"] for r in rows]
+    assert series.spreads == [r["ttft_iqr_s"] for r in rows]  # seconds, as the values
+    assert all(s is not None for s in series.spreads)
+    (memory,) = [s for s in metric_series(comparison, "peak_bytes")
+                 if s.model == "qwen2.5-0.5b"]
+    assert set(memory.spreads) == {None}  # one peak per point: no spread to draw

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from edgeprobe.analysis.compare import Comparison
+from edgeprobe.analysis.compare import SPREADS, Comparison
 
 # (row key, axis title, scale to display units, display unit)
 METRICS = {
@@ -24,6 +24,8 @@ class Series:
     family: str
     lengths_tokens: list[int]
     values: list[float]  # in the display unit of the metric
+    # Interquartile range of each value, same unit; None where the metric has no spread.
+    spreads: list[float | None] = field(default_factory=list)
 
 
 def series_label(comparison: Comparison, bundle: str, model: str, implementation: str) -> str:
@@ -46,6 +48,8 @@ def metric_series(comparison: Comparison, metric: str) -> list[Series]:
                                         row.get("family") or "?", [], [])
         entry.lengths_tokens.append(row["length_tokens"])
         entry.values.append(value * scale)
+        spread = row.get(SPREADS[metric]) if metric in SPREADS else None
+        entry.spreads.append(spread * scale if isinstance(spread, int | float) else None)
     return [found[k] for k in sorted(found)]
 
 

@@ -30,6 +30,17 @@ def _empty(axes: Any, title: str, why: str) -> None:
     axes.set_yticks([])
 
 
+def _spread_band(axes: Any, series: Any, colour: str) -> None:
+    """Median ± half the interquartile range, as a light band where the spread is known."""
+    known = [(n, v, s) for n, v, s in zip(series.lengths_tokens, series.values, series.spreads,
+                                          strict=False) if s is not None]
+    if len(known) > 1:
+        lengths, values, spreads = zip(*known, strict=True)
+        axes.fill_between(lengths, [v - s / 2 for v, s in zip(values, spreads, strict=True)],
+                          [v + s / 2 for v, s in zip(values, spreads, strict=True)],
+                          color=colour, alpha=0.15, linewidth=0)
+
+
 def _line_panel(axes: Any, comparison: Comparison, metrics: tuple[str, ...]) -> None:
     bundles = [b.label for b in comparison.bundles]
     models = sorted({r["model"] + "/" + r["implementation"] for r in comparison.rows})
@@ -44,6 +55,7 @@ def _line_panel(axes: Any, comparison: Comparison, metrics: tuple[str, ...]) -> 
             axes.plot(series.lengths_tokens, series.values, linestyle=style,
                       marker=_MARKERS.get(series.family, "x"), color=colours.get(key, "k"),
                       label=prefix + series.label, markersize=4)
+            _spread_band(axes, series, colours.get(key, "k"))
             drawn += 1
     title = " / ".join(METRICS[m][0] for m in metrics)
     unit = METRICS[metrics[0]][2]
