@@ -24,11 +24,13 @@ BUNDLE_NAMES = ("run.epb", "a.epb", "b.epb", "c.epb", "orin-15w.epb", "orin-maxn
 
 
 def readme_commands() -> list[str]:
-    """``edgeprobe`` lines of the bash blocks, without comments, pipes or a trailing ``&``."""
+    """``edgeprobe`` lines of the bash blocks, without comments, pipes, redirections or a
+    trailing ``&``."""
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", README, re.S):
         for line in block.splitlines():
-            line = line.split(" #")[0].split(" | ")[0].strip().removesuffix("&").strip()
+            line = line.split(" #")[0].split(" | ")[0].split(" > ")[0]
+            line = line.strip().removesuffix("&").strip()
             if line.startswith("edgeprobe "):
                 commands.append(line)
     return commands
