@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="N", help="clients served at once (default 64)")
     agent.add_argument("--frame-timeout", type=argtypes.seconds, default=10.0, metavar="SECONDS",
                        help="time a client has to finish a request it started (default 10)")
+    agent.add_argument("--metrics", metavar="[HOST:]PORT",
+                       help="also serve Prometheus metrics over HTTP there (off by default; "
+                            "HOST defaults to 127.0.0.1; needs prometheus-client)")
     agent.add_argument("--log-level", choices=AGENT_LOG_LEVELS,
                        default="info", help="least important log lines shown (default info)")
     agent.add_argument("--no-telemetry", action="store_true", help=argparse.SUPPRESS)

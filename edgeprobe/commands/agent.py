@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from edgeprobe import __version__
 from edgeprobe.agent import log as agent_log
@@ -17,7 +18,7 @@ from edgeprobe.agent.limits import Limits
 from edgeprobe.agent.notify import notify
 from edgeprobe.agent.paths import check_socket_folder, socket_path
 from edgeprobe.agent.server import AgentServer
-from edgeprobe.errors import EdgeprobeError
+from edgeprobe.errors import EdgeprobeError, UsageError
 
 log = logging.getLogger("edgeprobe.agent")
 
@@ -76,5 +77,26 @@ def _run(args: argparse.Namespace) -> int:
     limits = Limits(max_clients=args.max_clients, frame_timeout_s=args.frame_timeout)
     server = AgentServer(path, telemetry=feed, group=args.group, rate_hz=args.publish_rate,
                          limits=limits)
-    asyncio.run(_serve(server))
+    metrics = _start_metrics(args.metrics, server) if args.metrics else None
+    try:
+        asyncio.run(_serve(server))
+    finally:
+        if metrics is not None:
+            metrics.shutdown()
     return 0
+
+
+def _start_metrics(address: str, server: AgentServer) -> Any:
+    try:
+        from edgeprobe.agent.metrics import AgentCollector, serve_metrics
+    except ImportError:
+        raise UsageError("--metrics needs prometheus-client: pip install "
+                         "'edgeprobe[metrics]'") from None
+
+    def running_job() -> dict[str, Any] | None:
+        job = server.jobs.running()
+        return job.summary() if job else None
+
+    feed = server.telemetry
+    collector = AgentCollector(lambda: feed.latest() if feed else None, running_job)
+    return serve_metrics(address, collector)[2]
