@@ -248,7 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="the agent's jobs; cancel one")
     jobs.add_argument("--cancel", type=argtypes.job_id, metavar="ID",
                       help="cancel this job (its bundle keeps what it finished)")
-    jobs.add_argument("--json", action="store_true", help="the jobs as JSON")
+    jobs.add_argument("--wait", type=argtypes.job_id, metavar="ID",
+                      help="wait until this job has finished; the exit status says how it "
+                           "ended (0 completed, 1 failed, 130 cancelled)")
+    jobs.add_argument("--timeout", type=argtypes.seconds, metavar="SECONDS",
+                      help="with --wait: give up waiting after this long (exit 1; the job "
+                           "goes on)")
+    jobs.add_argument("--json", action="store_true", help="the jobs (or the waited job) as JSON")
     tui = sub.add_parser("tui", help="live view of the device and the running suite "
                          "(keyboard only; works over SSH)")
     tui.add_argument("--socket", metavar="PATH", help="agent socket (default: see README)")

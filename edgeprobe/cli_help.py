@@ -60,7 +60,8 @@ COMMANDS: dict[str, tuple[str, list[str]]] = {
               "(usually started by systemd: see README).",
               ["edgeprobe agent", "edgeprobe agent --socket /tmp/edgeprobe.sock"]),
     "jobs": ("The agent's jobs, running and finished; cancel one.",
-             ["edgeprobe jobs", "edgeprobe jobs --cancel 3"]),
+             ["edgeprobe jobs", "edgeprobe jobs --cancel 3",
+              "edgeprobe jobs --wait 3 --timeout 3600 --json"]),
     "tui": ("Live view of memory, power, temperatures and per-kernel latency, and of the "
             "running suite; keyboard only, works over SSH. Uses the agent when one runs, else "
             "samples this machine.",

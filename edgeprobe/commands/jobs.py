@@ -6,13 +6,53 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 from edgeprobe.agent.client import AgentClient
 from edgeprobe.analysis.textlayout import Grid, layout
 from edgeprobe.commands.console import terminal
+from edgeprobe.errors import UsageError
+
+FINISHED_EXIT = {"completed": 0, "failed": 1, "lost": 1, "cancelled": 130, "interrupted": 130}
+POLL_S = 1.0
+
+
+def _job(job_id: int) -> dict[str, Any] | None:
+    with AgentClient(name="jobs") as client:
+        jobs = client.request("jobs")["jobs"]
+    return next((job for job in jobs if job["id"] == job_id), None)
+
+
+def wait(job_id: int, timeout_s: float | None, as_json: bool) -> int:
+    """Until the job has finished (or ``timeout_s`` passed): its summary, and an exit status
+    that says how it ended (0 completed, 1 failed or lost, 130 cancelled or interrupted)."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        job = _job(job_id)
+        if job is None:
+            raise UsageError(f"the agent has no job {job_id} (see `edgeprobe jobs`)")
+        if job["state"] in FINISHED_EXIT:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            sys.stderr.write(f"edgeprobe: job {job_id} is still {job['state']} after "
+                             f"{timeout_s:g} s ({job['points_done']} of "
+                             f"{job['points_total']} points)\n")
+            return 1
+        time.sleep(POLL_S)
+    if as_json:
+        print(json.dumps(job, indent=2))
+    else:
+        print(f"job {job_id} {job['state']}: {job['points_done']} of {job['points_total']} "
+              f"points, bundle {job.get('bundle') or '-'}"
+              + (f" ({job['error']})" if job.get("error") else ""))
+    return FINISHED_EXIT[job["state"]]
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.wait is not None:
+        return wait(args.wait, args.timeout, args.json)
+    if args.timeout is not None:
+        raise UsageError("--timeout goes with --wait JOB")
     with AgentClient(name="jobs") as client:
         if args.cancel is not None:
             reply = client.request("cancel", job=args.cancel)
