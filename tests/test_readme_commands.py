@@ -61,8 +61,14 @@ def _in_folder(command: str, folder) -> list[str]:
     for name in BUNDLE_NAMES:
         if not (folder / name).exists():
             shutil.copy(SLICE, folder / name)
-    argv = [str(folder / "run.epb") if "paper-desktop-*" in arg else arg
-            for arg in shlex.split(command.replace("~", str(folder)))[1:]]
+    argv = []
+    for arg in shlex.split(command.replace("~", str(folder)))[1:]:
+        if "*" in arg and arg.endswith(".epb"):  # a shell glob: one bundle that matches it
+            target = folder / arg.replace("*", "x")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(SLICE, target)
+            arg = str(target)
+        argv.append(arg)
     return argv
 
 

@@ -1,0 +1,107 @@
+"""deploy/ansible: the playbooks pass ansible's syntax check, and run for real against this
+machine (``ansible_connection=local``) as three "hosts": install into a temporary prefix,
+then a small suite through a real agent, bundles fetched per host, one compared."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, write_suite
+from tests.tui_helpers import agent_process
+
+PLAYBOOKS = REPO / "deploy" / "ansible"
+pytestmark = pytest.mark.skipif(shutil.which("ansible-playbook") is None and not (
+    Path(sys.executable).parent / "ansible-playbook").exists(), reason="needs ansible-core")
+
+
+def _playbook(tmp_path: Path, inventory: dict, playbook: str, *extra: str,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    binary = shutil.which("ansible-playbook") or str(Path(sys.executable).parent /
+                                                      "ansible-playbook")
+    ansible_env = {**os.environ, "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
+                   "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
+                   "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
+                   **(env or {})}
+    return subprocess.run([binary, "-i", str(tmp_path / "inventory.json"),
+                           str(PLAYBOOKS / playbook), *extra], capture_output=True, text=True,
+                          env=ansible_env, timeout=900, cwd=tmp_path)
+
+
+def _recap(output: str) -> dict[str, dict[str, int]]:
+    recap = {}
+    for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output, re.M):
+        recap[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
+    return recap
+
+
+def _local(hosts: list[str], **variables: object) -> dict:
+    return {"all": {"hosts": {host: {} for host in hosts},
+                    "vars": {"ansible_connection": "local",
+                             "ansible_python_interpreter": sys.executable, **variables}}}
+
+
+@pytest.mark.parametrize("playbook", ["install.yml", "run.yml"])
+def test_the_playbooks_pass_the_syntax_check(tmp_path, playbook):
+    binary = shutil.which("ansible-playbook") or str(Path(sys.executable).parent /
+                                                      "ansible-playbook")
+    done = subprocess.run([binary, "-i", str(PLAYBOOKS / "inventory.example.yml"),
+                           "--syntax-check", str(PLAYBOOKS / playbook)], capture_output=True,
+                          text=True, timeout=120, cwd=PLAYBOOKS)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_install_runs_install_sh_and_a_second_play_changes_nothing(tmp_path):
+    prefix = tmp_path / "opt"
+    inventory = _local(["lab"], edgeprobe_src=str(REPO), edgeprobe_prefix=str(prefix),
+                       edgeprobe_become=False, edgeprobe_archive_dir=str(tmp_path / "archives"),
+                       edgeprobe_install_args=["--dry-run", "--no-service"])
+    first = _playbook(tmp_path, inventory, "install.yml")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert _recap(first.stdout)["lab"]["changed"] >= 3
+    assert "platform: CPU only" in first.stdout  # install.sh ran, in its dry-run mode
+    # What a real install leaves: the environment with edgeprobe in it (this test's own).
+    (prefix / "venv").symlink_to(Path(sys.executable).parent.parent)
+    again = _playbook(tmp_path, inventory, "install.yml")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _recap(again.stdout)["lab"]["changed"] == 0
+    checked = _playbook(tmp_path, inventory, "install.yml", "--check")
+    assert checked.returncode == 0 and _recap(checked.stdout)["lab"]["changed"] == 0
+
+
+def test_run_in_parallel_fetch_compare_and_report_the_host_that_failed(tmp_path):
+    socket_path = tmp_path / "agent.sock"
+    agent_env = {"EDGEPROBE_DATA_DIR": str(tmp_path / "data"),
+                 "EDGEPROBE_SOCKET": str(socket_path)}
+    suite = write_suite(tmp_path, models=["tiny-qwen2"], lengths=[64], decode_tokens=0,
+                        prefill_variants=["lean"])
+    bundles = tmp_path / "bundles"
+    edgeprobe = [sys.executable, "-m", "edgeprobe"]
+    inventory = _local(["lab-a", "lab-b", "broken"], edgeprobe_command=edgeprobe,
+                       edgeprobe_controller_command=edgeprobe, edgeprobe_suite=str(suite),
+                       edgeprobe_run_args=["--device", "cpu"],
+                       edgeprobe_remote_bundles=str(tmp_path / "remote"),
+                       edgeprobe_environment=agent_env, edgeprobe_bundles_dir=str(bundles),
+                       edgeprobe_job_timeout_s=600)
+    inventory["all"]["hosts"]["broken"] = {"edgeprobe_run_args": ["--models", "no-such-model"]}
+    with agent_process(socket_path, {**os.environ, **agent_env}, "--no-telemetry"):
+        first = _playbook(tmp_path, inventory, "run.yml")
+        recap = _recap(first.stdout)
+        assert recap["broken"]["failed"] == 1 and recap["lab-a"]["failed"] == 0
+        assert "hosts that failed: broken" in first.stdout
+        for host in ("lab-a", "lab-b"):
+            assert (bundles / host / f"mini-{host}.epb").exists()
+        comparison = (bundles / "compare.md").read_text()
+        assert "mini-lab-a" in comparison and "mini-lab-b" in comparison
+        # A second play measures nothing again: the bundles are complete, only fetched.
+        again = _playbook(tmp_path, inventory, "run.yml", "--limit", "lab-a,localhost")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert _recap(again.stdout)["lab-a"]["changed"] == 0
