@@ -105,3 +105,12 @@ def test_run_in_parallel_fetch_compare_and_report_the_host_that_failed(tmp_path)
         again = _playbook(tmp_path, inventory, "run.yml", "--limit", "lab-a,localhost")
         assert again.returncode == 0, again.stdout + again.stderr
         assert _recap(again.stdout)["lab-a"]["changed"] == 0
+
+
+def test_the_playbooks_are_lint_clean():
+    binary = shutil.which("ansible-lint") or str(Path(sys.executable).parent / "ansible-lint")
+    done = subprocess.run([binary, "--offline", "install.yml", "run.yml"], capture_output=True,
+                          text=True, timeout=600, cwd=PLAYBOOKS,
+                          env={**os.environ, "NO_COLOR": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 failure(s), 0 warning(s)" in done.stdout + done.stderr
