@@ -8,13 +8,16 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_suite
+from edgeprobe.bundle import read_bundle
+from tests.conftest import REPO, points_so_far, write_suite
 from tests.tui_helpers import agent_process
 
 PLAYBOOKS = REPO / "deploy" / "ansible"
@@ -114,3 +117,40 @@ def test_the_playbooks_are_lint_clean():
                           env={**os.environ, "NO_COLOR": "1"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 failure(s), 0 warning(s)" in done.stdout + done.stderr
+
+
+def test_run_resumes_a_bundle_an_earlier_play_left_unfinished(tmp_path):
+    socket_path = tmp_path / "agent.sock"
+    agent_env = {"EDGEPROBE_DATA_DIR": str(tmp_path / "data"),
+                 "EDGEPROBE_SOCKET": str(socket_path)}
+    suite = write_suite(tmp_path, models=["tiny-qwen2", "tiny-mamba2"], lengths=[64, 128],
+                        decode_tokens=0, prefill_variants=["lean"])
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    unfinished = remote / "mini-lab.epb"
+    # A run stopped part-way (SIGTERM, as a reboot or a lost SSH session would stop it).
+    stopped = subprocess.Popen([sys.executable, "-m", "edgeprobe", "run", "--suite", str(suite),
+                                "--out", str(unfinished), "--device", "cpu", "--local",
+                                "--quiet"], cwd=REPO, env={**os.environ, **agent_env},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(points_so_far(unfinished)) < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stopped.send_signal(signal.SIGTERM)
+    stopped.wait(timeout=60)
+    before = read_bundle(unfinished)
+    assert before.resumable and len(before.points) < 4
+    edgeprobe = [sys.executable, "-m", "edgeprobe"]
+    inventory = _local(["lab"], edgeprobe_command=edgeprobe,
+                       edgeprobe_controller_command=edgeprobe, edgeprobe_suite=str(suite),
+                       edgeprobe_run_args=["--device", "cpu"], edgeprobe_remote_bundles=str(remote),
+                       edgeprobe_environment=agent_env,
+                       edgeprobe_bundles_dir=str(tmp_path / "bundles"))
+    with agent_process(socket_path, {**os.environ, **agent_env}, "--no-telemetry"):
+        played = _playbook(tmp_path, inventory, "run.yml")
+    assert played.returncode == 0, played.stdout + played.stderr
+    after = read_bundle(tmp_path / "bundles" / "lab" / "mini-lab.epb")
+    assert after.sessions == 2 and after.footer["status"] == "completed"
+    assert len(after.points) == 4
+    kept = {p["seq"] for p in before.points}
+    assert kept <= {p["seq"] for p in after.points}  # what was finished is not measured again
