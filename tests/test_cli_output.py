@@ -179,3 +179,14 @@ def test_show_has_the_prefill_energy_and_fits_80_columns(cli):
     assert row.split()[6] == format_joules_compact(lean["prefill_energy_j"])
     # The header lines wrap between words; the bundle's path stays whole on its line.
     assert lines[0].split()[1] == str(SLICE)
+
+
+def test_compare_groups_bundles_by_device_and_power_mode(cli):
+    cpu = REPO / "tests" / "fixtures" / "bundles" / "cpu-mini.epb"
+    maxctx = DEVICE_RESULTS / "h200-maxctx-24GiB.epb"
+    result = cli("compare", str(SLICE), str(maxctx), str(cpu), env={"COLUMNS": "80"})
+    lines = result.stdout.splitlines()
+    devices = lines[lines.index("Devices") + 1:lines.index("Devices") + 3]
+    assert devices == ["  CPU: AMD EPYC: n/a (C)", "  NVIDIA H200: power-limit 700 W (A, B)"]
+    single = cli("compare", str(SLICE), str(maxctx), env={"COLUMNS": "80"})
+    assert "Devices" not in single.stdout.splitlines()  # one device, one mode: nothing to group

@@ -49,6 +49,25 @@ def bundle_lines(comparison: Comparison, width: int = 80) -> list[str]:
         lines.append(f"{marks[info.label]:>2}  {label}")
         lines += textwrap.wrap(detail, width, initial_indent="    ", subsequent_indent="    ",
                                break_on_hyphens=False)
+    return lines + device_lines(comparison, width)
+
+
+def device_lines(comparison: Comparison, width: int = 80) -> list[str]:
+    """With bundles from more than one device or power mode: each device, its power modes
+    and the bundles (by letter) of each, the way a lab reads a cross-device comparison."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    marks = letters(comparison)
+    for info in comparison.bundles:
+        modes = groups.setdefault(info.device, {})
+        modes.setdefault(info.power_mode or "n/a", []).append(marks[info.label])
+    if sum(len(modes) for modes in groups.values()) < 2:
+        return []
+    lines = ["Devices"]
+    for device, modes in sorted(groups.items()):
+        text = f"{device}: " + ", ".join(f"{mode} ({', '.join(found)})"
+                                        for mode, found in sorted(modes.items()))
+        lines += textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="    ",
+                               break_on_hyphens=False, break_long_words=False)
     return lines
 
 
