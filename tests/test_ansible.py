@@ -62,17 +62,28 @@ def test_the_playbooks_pass_the_syntax_check(tmp_path, playbook):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_install_runs_install_sh_and_a_second_play_changes_nothing(tmp_path):
+def test_install_really_installs_and_a_second_play_changes_nothing(tmp_path):
+    """install.sh for real into a temporary prefix: an environment with torch (the CPU wheel
+    this machine keeps on disk) and edgeprobe from the archived commit, checked by doctor."""
+    wheels = sorted(Path("/opt/wheels").glob("torch-*+cpu-*.whl"))
+    if not wheels:
+        pytest.skip("no CPU torch wheel on disk to install from")
     prefix = tmp_path / "opt"
     inventory = _local(["lab"], edgeprobe_src=str(REPO), edgeprobe_prefix=str(prefix),
                        edgeprobe_become=False, edgeprobe_archive_dir=str(tmp_path / "archives"),
-                       edgeprobe_install_args=["--dry-run", "--no-service"])
+                       edgeprobe_install_args=["--no-service", "--torch-wheel", str(wheels[-1])])
     first = _playbook(tmp_path, inventory, "install.yml")
     assert first.returncode == 0, first.stdout + first.stderr
     assert _recap(first.stdout)["lab"]["changed"] >= 3
-    assert "platform: CPU only" in first.stdout  # install.sh ran, in its dry-run mode
-    # What a real install leaves: the environment with edgeprobe in it (this test's own).
-    (prefix / "venv").symlink_to(Path(sys.executable).parent.parent)
+    installed = prefix / "venv" / "bin" / "edgeprobe"
+    version = subprocess.run([str(installed), "--version"], capture_output=True, text=True,
+                             timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("edgeprobe ")
+    # edgeprobe in the new environment is the archived commit, not this checkout.
+    where = subprocess.run([str(prefix / "venv" / "bin" / "python"), "-c",
+                            "import edgeprobe; print(edgeprobe.__file__)"],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path).stdout
+    assert where.startswith(str(prefix / "venv")) and str(REPO) not in where
     again = _playbook(tmp_path, inventory, "install.yml")
     assert again.returncode == 0, again.stdout + again.stderr
     assert _recap(again.stdout)["lab"]["changed"] == 0
