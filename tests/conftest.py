@@ -71,6 +71,21 @@ def points_so_far(path) -> list:
         return []
 
 
+def stop_run_after(suite: Path, out: Path, points: int, sig: int,
+                   env: dict[str, str] | None = None) -> None:
+    """``edgeprobe run`` of ``suite`` into ``out`` on the CPU, stopped by ``sig`` once the
+    bundle holds ``points`` points (SIGKILL: a crash; SIGTERM: an orderly stop)."""
+    run = subprocess.Popen([sys.executable, "-m", "edgeprobe", "run", "--suite", str(suite),
+                            "--out", str(out), "--device", "cpu", "--quiet", "--local"],
+                           cwd=REPO, env={**os.environ, **(env or {})},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(points_so_far(out)) >= points)
+    finally:
+        run.send_signal(sig)
+        run.wait(timeout=60)
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -11,13 +11,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from edgeprobe.bundle import read_bundle
-from tests.conftest import REPO, points_so_far, write_suite
+from tests.conftest import REPO, stop_run_after, write_suite
 from tests.tui_helpers import agent_process
 
 PLAYBOOKS = REPO / "deploy" / "ansible"
@@ -140,15 +139,7 @@ def test_run_resumes_a_bundle_an_earlier_play_left_unfinished(tmp_path):
     remote.mkdir()
     unfinished = remote / "mini-lab.epb"
     # A run stopped part-way (SIGTERM, as a reboot or a lost SSH session would stop it).
-    stopped = subprocess.Popen([sys.executable, "-m", "edgeprobe", "run", "--suite", str(suite),
-                                "--out", str(unfinished), "--device", "cpu", "--local",
-                                "--quiet"], cwd=REPO, env={**os.environ, **agent_env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(points_so_far(unfinished)) < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    stopped.send_signal(signal.SIGTERM)
-    stopped.wait(timeout=60)
+    stop_run_after(suite, unfinished, 1, signal.SIGTERM, env=agent_env)
     before = read_bundle(unfinished)
     assert before.resumable and len(before.points) < 4
     edgeprobe = [sys.executable, "-m", "edgeprobe"]

@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import msgpack
 import pytest
 
 from edgeprobe.bundle import read_bundle, schema
 from edgeprobe.bundle.reader import _Scanner
-from tests.conftest import REPO, points_so_far, run_cli, write_suite
+from tests.conftest import run_cli, stop_run_after, write_suite
 
 pytestmark = pytest.mark.slow
 
@@ -53,14 +50,7 @@ def test_killed_run_resumed_ends_as_an_uninterrupted_one(cli, tmp_path, uninterr
     expected = sorted(_identity(p) for p in read_bundle(whole).points)
 
     killed = tmp_path / "killed.epb"
-    run = subprocess.Popen([sys.executable, "-m", "edgeprobe", "run", "--suite", str(suite),
-                            "--out", str(killed), "--device", "cpu", "--quiet", "--local"],
-                           cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(points_so_far(killed)) < 4 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    run.send_signal(signal.SIGKILL)
-    run.wait(timeout=30)
+    stop_run_after(suite, killed, 4, signal.SIGKILL)
     before = read_bundle(killed)
     assert before.footer is None and len(before.points) >= 4 and before.resumable
     shown = cli("show", str(killed))
@@ -164,14 +154,7 @@ def test_compare_says_a_stopped_run_can_be_resumed(cli, tmp_path, uninterrupted)
     stopped early and how to go on, rather than treating its points as the whole suite."""
     suite, whole = uninterrupted
     stopped = tmp_path / "stopped.epb"
-    run = subprocess.Popen([sys.executable, "-m", "edgeprobe", "run", "--suite", str(suite),
-                            "--out", str(stopped), "--device", "cpu", "--quiet", "--local"],
-                           cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(points_so_far(stopped)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    run.send_signal(signal.SIGTERM)
-    run.wait(timeout=60)
+    stop_run_after(suite, stopped, 2, signal.SIGTERM)
     bundle = read_bundle(stopped)
     assert bundle.footer["status"] == "interrupted" and bundle.resumable
     compared = cli("compare", str(whole), str(stopped), "--format", "json")
