@@ -18,7 +18,7 @@ from edgeprobe.agent.protocol import MAX_FRAME_BYTES, encode, recv_frame
 from edgeprobe.bundle import read_bundle
 from edgeprobe.errors import EdgeprobeError
 from tests.conftest import REPO, write_suite
-from tests.tui_helpers import agent_process
+from tests.tui_helpers import agent_process, job_events
 
 
 @pytest.fixture
@@ -102,17 +102,8 @@ def test_clients_that_vanish_do_not_hurt(agent):
     assert process.poll() is None
 
 
-def _events_until_finished(client, job_id, timeout_s=240):
-    seen = []
-    deadline = time.monotonic() + timeout_s
-    for message in client.events(timeout_s=timeout_s):
-        data = message["data"]
-        if data.get("job") == job_id:
-            seen.append(data)
-            if data.get("kind") == "job_finished":
-                return seen
-        assert time.monotonic() < deadline
-    return seen
+def _events_until_finished(client, job_id):
+    return job_events(client, job_id, lambda event: event.get("kind") == "job_finished")
 
 
 @pytest.mark.slow

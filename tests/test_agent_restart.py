@@ -24,6 +24,7 @@ from edgeprobe.bundle import read_bundle
 from tests.conftest import REPO, write_suite
 from tests.tui_helpers import (
     REPLAY_PROGRAM,
+    job_events,
     recorded_events,
     stop_agent,
     stop_jobs,
@@ -92,19 +93,6 @@ def agents(tmp_path) -> Iterator[Agents]:
     agents.close()
 
 
-def _job_events(client: AgentClient, job_id: int, until: Callable[[dict], bool]) -> list[dict]:
-    seen = []
-    deadline = time.monotonic() + TIMEOUT_S
-    for message in client.events(timeout_s=TIMEOUT_S):
-        data = message["data"]
-        if data.get("job") == job_id:
-            seen.append(data)
-            if until(data):
-                return seen
-        assert time.monotonic() < deadline, seen
-    return seen
-
-
 @pytest.mark.slow
 def test_a_run_outlives_a_killed_agent_and_the_next_agent_follows_and_cancels_it(
         agents, tmp_path):
@@ -117,11 +105,11 @@ def test_a_run_outlives_a_killed_agent_and_the_next_agent_follows_and_cancels_it
     with agents.client() as client:
         client.request("subscribe", topics=["run"])
         failed = client.request("start", argv=["--lengths", "zero"])["job"]
-        assert _job_events(client, failed["id"],
-                           lambda e: e["kind"] == "job_finished")[-1]["state"] == "failed"
+        assert job_events(client, failed["id"], lambda e: e["kind"] == "job_finished",
+                          TIMEOUT_S)[-1]["state"] == "failed"
         job = client.request("start", argv=["--suite", str(suite), "--out", str(out),
                                             "--device", "cpu"])["job"]
-        _job_events(client, job["id"], lambda e: e["kind"] == "point")
+        job_events(client, job["id"], lambda e: e["kind"] == "point", TIMEOUT_S)
     record = job_record(agents.data, job["id"])
     pid = record["pid"]
     assert record["state"] == "running" and running(pid)
@@ -145,10 +133,11 @@ def test_a_run_outlives_a_killed_agent_and_the_next_agent_follows_and_cancels_it
         assert client.request("recent", job=job["id"])["events"][0]["kind"] == "started"
         client.request("subscribe", topics=["run"])
         done_before = listed[job["id"]]["points_done"]
-        fresh = _job_events(client, job["id"], lambda e: e["kind"] == "point")
+        fresh = job_events(client, job["id"], lambda e: e["kind"] == "point", TIMEOUT_S)
         assert fresh[-1]["record"]["seq"] > done_before
         assert client.request("cancel", job=job["id"])["ok"]
-        finished = _job_events(client, job["id"], lambda e: e["kind"] == "job_finished")[-1]
+        finished = job_events(client, job["id"], lambda e: e["kind"] == "job_finished",
+                              TIMEOUT_S)[-1]
     assert finished["state"] == "cancelled"
     assert not running(pid)
     bundle = read_bundle(out)

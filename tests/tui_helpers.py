@@ -205,3 +205,20 @@ def screen_lines(app: Any) -> list[str]:
                       color_system=None)
     console.print(app.screen._compositor.render_update(full=True))
     return console.export_text().splitlines()
+
+
+def job_events(client: Any, job_id: int, until: Callable[[dict], bool],
+               timeout_s: float = 240.0) -> list[dict]:
+    """The events of one job an ``AgentClient`` receives, up to the first that ``until``
+    accepts (or the stream's end); the assertion says what was seen by the deadline."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout_s
+    for message in client.events(timeout_s=timeout_s):
+        data = message["data"]
+        if data.get("job") == job_id:
+            seen.append(data)
+            if until(data):
+                return seen
+        assert time.monotonic() < deadline, seen
+    return seen
+
