@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from edgeprobe.errors import UsageError
 from edgeprobe.power.state import current_power_state
-from edgeprobe.telemetry.columns import readings
+from edgeprobe.telemetry.columns import readings, source_words
 
 log = logging.getLogger("edgeprobe.agent")
 
@@ -34,15 +34,8 @@ GAUGES: dict[str, tuple[str, str, str, float]] = {
     "clock": ("edgeprobe_clock_hertz", "Clock frequency", "clock", 1e6),
     "load": ("edgeprobe_utilization_ratio", "Busy share, 0 to 1", "unit", 0.01),
 }
-SUFFIXES = ("_power_avg_w", "_power_w", "_temp_c", "_clock_mhz", "_load_pct", "_util_pct",
-            "_w", "_c", "_mhz", "_pct")
-
-
 def _label(column: str) -> str:
-    for suffix in SUFFIXES:
-        if column.endswith(suffix):
-            return column[: -len(suffix)] + ("_avg" if suffix == "_power_avg_w" else "")
-    return column
+    return "_".join(source_words(column))
 
 
 def _memory(values: dict[str, float]) -> Iterator[Metric]:
@@ -70,7 +63,7 @@ def sample_metrics(sample: dict[str, Any]) -> Iterator[Metric]:
     energy = CounterMetricFamily("edgeprobe_energy_joules", "Energy counter since it started",
                                  labels=["sensor"])
     for column, value in grouped.get("energy", {}).items():
-        energy.add_metric([column.removesuffix("_energy_j").removesuffix("_j")], value)
+        energy.add_metric([_label(column)], value)
     yield energy
     throttle = GaugeMetricFamily("edgeprobe_throttle_active", "1 while the device reports "
                                  "this clock-event (throttle) reason", labels=["reason"])

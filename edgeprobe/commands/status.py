@@ -13,7 +13,7 @@ from typing import Any
 from edgeprobe.agent.client import AgentClient, agent_running
 from edgeprobe.commands.console import terminal
 from edgeprobe.power.state import current_power_state
-from edgeprobe.telemetry.columns import readings
+from edgeprobe.telemetry.columns import readings, source_words
 from edgeprobe.units import format_bytes, format_duration
 
 GROUPS = ("power", "temperature", "memory", "clock", "load")
@@ -43,13 +43,6 @@ def snapshot(socket: Path | None, local: bool) -> dict[str, Any]:
     return document
 
 
-def _label(column: str) -> str:
-    """``gpu_power_avg_w`` -> ``gpu avg``: the words left once the unit and the group's own
-    word are gone."""
-    words = column.rsplit("_", 1)[0].split("_")
-    return " ".join(w for w in words if w not in ("power", "temp", "clock", "load")) or column
-
-
 def _items(group: str, values: dict[str, float]) -> list[str]:
     if group == "memory":
         items = []
@@ -62,7 +55,8 @@ def _items(group: str, values: dict[str, float]) -> list[str]:
                          + (f" of {format_bytes(total)}" if total else ""))
         return items
     unit = {"power": "W", "temperature": "°C", "clock": "MHz", "load": "%"}[group]
-    return [f"{_label(column)} {value:.4g} {unit}" for column, value in values.items()]
+    return [f"{' '.join(source_words(column))} {value:.4g} {unit}"
+            for column, value in values.items()]
 
 
 def _lines(group: str, items: list[str]) -> list[str]:

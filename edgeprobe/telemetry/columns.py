@@ -20,6 +20,8 @@ SUFFIXES: tuple[tuple[str, str, str], ...] = (
     ("_j", "energy", "J"),
 )
 SKIPPED = ("monotonic_s", "unix_s")
+# Words a column name repeats from its group ("gpu_power_w" is power already).
+GROUP_WORDS = frozenset({"power", "temp", "clock", "load", "util", "energy"})
 
 
 def kind(column: str) -> tuple[str, str] | None:
@@ -30,6 +32,14 @@ def kind(column: str) -> tuple[str, str] | None:
         if column.endswith(suffix):
             return group, unit
     return None
+
+
+def source_words(column: str) -> list[str]:
+    """What a reading is of, without its unit and group: ``gpu_power_avg_w`` -> gpu, avg;
+    ``rail_vdd_in_power_w`` -> rail, vdd, in; ``zone_tj_thermal_temp_c`` -> zone, tj,
+    thermal."""
+    words = [w for w in column.rsplit("_", 1)[0].split("_") if w not in GROUP_WORDS]
+    return words or [column]
 
 
 def readings(sample: dict[str, Any]) -> dict[str, dict[str, float]]:
