@@ -313,3 +313,15 @@ def test_a_signal_inside_a_write_leaves_no_hole(tmp_path, monkeypatch):
     assert bundle.complete and not bundle.damaged and bundle.footer["status"] == "interrupted"
     assert [p["length_tokens"] for p in bundle.points] == [64]
     assert [e["kind"] for e in bundle.events] == ["interrupted"]
+
+
+def test_the_header_alone_reads_as_the_whole_bundle_has_it(tmp_path):
+    from edgeprobe.bundle.reader import read_header
+    from tests.bundle_factory import DEVICE_RESULTS
+
+    path = DEVICE_RESULTS / "h200-paper-slice.epb"
+    assert read_header(path) == read_bundle(path).header
+    foreign = tmp_path / "foreign.epb"
+    foreign.write_bytes(b"\x93\x01\x02\x03 not a bundle")
+    with pytest.raises(BundleError, match="not an edgeprobe bundle"):
+        read_header(foreign)

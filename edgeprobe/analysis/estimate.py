@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprobe.bundle import BundleError, read_bundle
+from edgeprobe.bundle.reader import read_header
 
 NEWEST_RUNS = 5
 SCANNED_FILES = 40
@@ -38,14 +39,17 @@ def _newest(folders: Iterable[Path]) -> list[Path]:
 
 def _seconds_per_point(path: Path, suite: str, device: str, dtype: str) -> float | None:
     try:
+        # The header says whether the run is one to learn from; only those are read whole.
+        header = read_header(path)
+        if ((header.get("suite") or {}).get("name") != suite
+                or device_label(header.get("device") or {}) != device
+                or (header.get("settings") or {}).get("dtype") != dtype):
+            return None
         bundle = read_bundle(path)
     except (BundleError, OSError):
         return None
-    header, footer = bundle.header, bundle.footer or {}
-    if ((header.get("suite") or {}).get("name") != suite
-            or device_label(header.get("device") or {}) != device
-            or (header.get("settings") or {}).get("dtype") != dtype
-            or footer.get("status") != "completed" or bundle.sessions != 1):
+    footer = bundle.footer or {}
+    if footer.get("status") != "completed" or bundle.sessions != 1:
         return None
     points = len([p for p in bundle.points if not p.get("search")])
     seconds = footer.get("duration_s")

@@ -160,6 +160,14 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     return bundle
 
 
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A bundle's header alone (device, suite, settings), checked as ``read_bundle`` checks
+    it, without reading the records after it."""
+    path = Path(path)
+    with open_regular(path, "a bundle", BundleError) as handle:
+        return _read_header(path, _Scanner(handle))[0].header
+
+
 def _read_header(path: Path, scanner: _Scanner) -> tuple[Bundle, int]:
     """The bundle with its header, and the header's check value (0 when unverified)."""
     name = safe_text(str(path))

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeprobe.analysis.estimate import Estimate, device_label, from_earlier_runs
-from edgeprobe.bundle import BundleError, read_bundle
+from edgeprobe.bundle import BundleError
+from edgeprobe.bundle.reader import read_header
 from edgeprobe.errors import EdgeprobeError
 from edgeprobe.probe.plan import make_plan
 from edgeprobe.units import parse_tokens
@@ -154,7 +155,7 @@ def _device_of_earlier_runs(folder: Path, suite: str, device: str) -> tuple[str,
     paths = sorted(folder.glob("*.epb"), key=lambda p: p.stat().st_mtime, reverse=True)
     for path in paths[:SCANNED_FOR_DEVICE]:
         try:
-            header = read_bundle(path).header
+            header = read_header(path)
         except (BundleError, OSError):
             continue
         settings = header.get("settings") or {}
