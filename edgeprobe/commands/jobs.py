@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from edgeprobe.agent.client import AgentClient
+from edgeprobe.agent.client import AgentClient, AgentUnavailable
 from edgeprobe.analysis.textlayout import Grid, layout
 from edgeprobe.commands.console import terminal
 from edgeprobe.errors import UsageError
@@ -17,28 +17,37 @@ FINISHED_EXIT = {"completed": 0, "failed": 1, "lost": 1, "cancelled": 130, "inte
 POLL_S = 1.0
 
 
-def _job(job_id: int) -> dict[str, Any] | None:
-    with AgentClient(name="jobs") as client:
-        jobs = client.request("jobs")["jobs"]
+def _job(client: AgentClient, job_id: int) -> dict[str, Any] | None:
+    jobs = client.request("jobs")["jobs"]
     return next((job for job in jobs if job["id"] == job_id), None)
 
 
 def wait(job_id: int, timeout_s: float | None, as_json: bool) -> int:
     """Until the job has finished (or ``timeout_s`` passed): its summary, and an exit status
-    that says how it ended (0 completed, 1 failed or lost, 130 cancelled or interrupted)."""
+    that says how it ended (0 completed, 1 failed or lost, 130 cancelled or interrupted).
+    One connection serves every poll; when the agent restarts, its successor is asked."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    while True:
-        job = _job(job_id)
-        if job is None:
-            raise UsageError(f"the agent has no job {job_id} (see `edgeprobe jobs`)")
-        if job["state"] in FINISHED_EXIT:
-            break
-        if deadline is not None and time.monotonic() >= deadline:
-            sys.stderr.write(f"edgeprobe: job {job_id} is still {job['state']} after "
-                             f"{timeout_s:g} s ({job['points_done']} of "
-                             f"{job['points_total']} points)\n")
-            return 1
-        time.sleep(POLL_S)
+    client = AgentClient(name="jobs")
+    try:
+        while True:
+            try:
+                job = _job(client, job_id)
+            except AgentUnavailable:
+                client.close()
+                client = AgentClient(name="jobs")
+                job = _job(client, job_id)
+            if job is None:
+                raise UsageError(f"the agent has no job {job_id} (see `edgeprobe jobs`)")
+            if job["state"] in FINISHED_EXIT:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                sys.stderr.write(f"edgeprobe: job {job_id} is still {job['state']} after "
+                                 f"{timeout_s:g} s ({job['points_done']} of "
+                                 f"{job['points_total']} points)\n")
+                return 1
+            time.sleep(POLL_S)
+    finally:
+        client.close()
     if as_json:
         print(json.dumps(job, indent=2))
     else:
