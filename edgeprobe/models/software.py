@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from edgeprobe import __version__
-from edgeprobe.telemetry.nvml import query_gpu
+from edgeprobe.telemetry.nvml import pci_bus_id, query_gpu
 
 _DISTRIBUTIONS = ("transformers", "mamba-ssm", "causal-conv1d", "triton", "flash-attn",
                   "nvidia-ml-py", "numpy")
@@ -41,5 +41,8 @@ def cuda_device_info(device: torch.device) -> dict[str, Any]:
         "multiprocessors": props.multi_processor_count,
         "index": device.index or 0,
     }
+    if hasattr(props, "pci_bus_id"):  # so telemetry reads this GPU, whatever the ordinals
+        info["pci_bus_id"] = pci_bus_id(props.pci_domain_id, props.pci_bus_id,
+                                        props.pci_device_id)
     info["driver"] = query_gpu(lambda nvml, gpu: nvml.nvmlSystemGetDriverVersion())
     return info

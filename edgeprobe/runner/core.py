@@ -105,7 +105,7 @@ class Runner:
         sampler = None
         if settings.telemetry_rate_hz:
             sampler = BackgroundSampler(rate_hz=settings.telemetry_rate_hz,
-                                        gpu=device.get("index", 0))
+                                        gpu=device.get("pci_bus_id") or device.get("index", 0))
         return Conditions(sampler, profile, settings.power, self.notice, settings.thermal_guard)
 
     def _drain_telemetry(self, force: bool = False) -> None:

@@ -54,6 +54,13 @@ def query_gpu(read: Callable[[Any, Any], T], index: int = 0) -> T | None:
             pynvml.nvmlShutdown()
 
 
+def pci_bus_id(domain: int, bus: int, device: int) -> str:
+    """The bus id NVML opens a GPU by (``nvmlDeviceGetHandleByPciBusId``), from the numbers
+    CUDA reports. CUDA's ordinals follow CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER, NVML's
+    indices never do: only the bus id names the same GPU to both."""
+    return f"{domain:08X}:{bus:02X}:{device:02X}.0"
+
+
 def decode_clock_events(mask: int) -> list[str]:
     """Names of the reasons set in an NVML clock-event bitmask (unknown bits as ``bit_0x..``)."""
     names = [name for bit, name in CLOCK_EVENT_REASONS if mask & bit]
