@@ -25,7 +25,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edgeprobe.analysis.compare import Comparison, compare  # noqa: E402
-from edgeprobe.analysis.crossover import crossovers  # noqa: E402
+from edgeprobe.analysis.crossover import (  # noqa: E402
+    CROSSOVER,
+    NONE_IN_RANGE,
+    OTHER_FASTER_EVERYWHERE,
+    crossovers,
+)
 from edgeprobe.analysis.formats import markdown_table, to_markdown  # noqa: E402
 from edgeprobe.analysis.maxctx import MaxContext  # noqa: E402
 from edgeprobe.analysis.report import crossover_table, max_context_text  # noqa: E402
@@ -62,8 +67,27 @@ def _default_paths() -> list[Path]:
     return paths
 
 
+Pending = dict[tuple[str, int], list[str]]  # (model, length) -> bundles yet to reach it
+
+
+def _pending(bundles: list[Any], labels: list[str]) -> Pending:
+    """Points a resumable bundle plans but has not reached: where a figure is missing only
+    because its run was cut off, the report says which bundle will measure it."""
+    pending: Pending = {}
+    for bundle, label in zip(bundles, labels, strict=True):
+        if not bundle.resumable:
+            continue
+        done = {(p.get("model"), p.get("length_tokens")) for p in bundle.points}
+        for entry in bundle.header.get("plan") or []:
+            for length in entry.get("lengths") or []:
+                key = (entry.get("model"), length)
+                if key not in done and label not in pending.get(key, []):
+                    pending.setdefault(key, []).append(label)
+    return pending
+
+
 def _values(comparison: Comparison, model: str, length: int, key: str,
-            fmt: Callable[[Any], str]) -> str:
+            fmt: Callable[[Any], str], pending: Pending) -> str:
     """Every measured value of ``key`` for ``model`` at ``length``, labelled by implementation
     (and bundle when several have it)."""
     found = [r for r in comparison.rows if r["model"] == model and r["length_tokens"] == length
@@ -74,6 +98,9 @@ def _values(comparison: Comparison, model: str, length: int, key: str,
         if tried:  # measured, but it did not fit or failed: say how
             return ", ".join(f"{r['status']} [{r['implementation']}, {r['bundle']}]"
                              for r in tried)
+        if (model, length) in pending:
+            return (f"not reached yet: {', '.join(pending[model, length])} stopped before it "
+                    "(run --resume measures it)")
         return "not run: no bundle here has this length (the full paper-desktop sweep does)"
     several = len({r["bundle"] for r in found}) > 1
     return ", ".join(f"{fmt(r[key])} [{r['implementation']}"
@@ -102,34 +129,77 @@ def _best_speedups(comparison: Comparison, transformer_wins: bool,
 
 
 def _crossover_summary(comparison: Comparison) -> str:
+    """How many SSM/hybrid-Transformer pairs cross over, and the earliest and latest length
+    (every pair is in the crossover tables below)."""
     items = comparison.crossovers
     if not items:
         return "no Transformer/SSM pair in one bundle"
-    return "; ".join(f"{c.other.removesuffix('/hf')}: {c.describe()}" for c in items)
+    crossing = sorted((c for c in items if c.kind == CROSSOVER and c.crossover_tokens),
+                      key=lambda c: c.crossover_tokens or 0)
+    always = sum(c.kind == OTHER_FASTER_EVERYWHERE for c in items)
+    never = sum(c.kind == NONE_IN_RANGE for c in items)
+    parts = [f"{len(items)} pairs"]
+    if crossing:
+        first, last = crossing[0], crossing[-1]
+        parts.append(f"{len(crossing)} cross over, from ~{first.crossover_tokens:,.0f} tokens "
+                     f"({first.other.removesuffix('/hf')} vs "
+                     f"{first.transformer.removesuffix('/hf')}, {first.bundle}) to "
+                     f"~{last.crossover_tokens:,.0f} ({last.other.removesuffix('/hf')} vs "
+                     f"{last.transformer.removesuffix('/hf')}, {last.bundle})")
+    if always:
+        parts.append(f"{always} SSM/hybrid faster at every shared length")
+    if never:
+        parts.append(f"{never} with no crossover in the lengths both ran")
+    return ", ".join(parts)
+
+
+_SOURCE_RANK = {"search": 0, "search, cut short": 1}  # anything else: a sweep's lower bound
+
+
+def _best_evidence(items: list[MaxContext]) -> list[MaxContext]:
+    """One max context per model, implementation and prefill: a finished search before one
+    cut short before a sweep's lower bound, then the largest."""
+    chosen: dict[tuple[str, str, str], MaxContext] = {}
+    for item in items:
+        key = (item.model, item.implementation, item.variant)
+        rank = (_SOURCE_RANK.get(item.source, 2), -(item.max_ok_tokens or 0))
+        held = chosen.get(key)
+        if held is None or rank < (_SOURCE_RANK.get(held.source, 2), -(held.max_ok_tokens or 0)):
+            chosen[key] = item
+    return [chosen[key] for key in sorted(chosen)]
 
 
 def _max_context_claim(items: list[MaxContext]) -> str:
-    budgeted = [m for m in items if m.memory_budget_bytes == BUDGET_24GIB]
+    budgeted = _best_evidence([m for m in items if m.memory_budget_bytes == BUDGET_24GIB])
     if not budgeted:
         return "no max-context data under a 24 GiB budget"
     parts = []
-    for item in budgeted:
-        best, fail = max_context_text(item)
-        parts.append(f"{item.model} [{item.implementation}, {item.variant}]: {best}"
-                     + (f" (fails at {fail}; {item.source})" if fail != "-"
-                        else f" ({item.source})"))
     for variant in ("published", "lean"):
         best = {}
         for family in ("transformer", "ssm"):
-            fitted = [m.max_ok_tokens for m in budgeted if m.variant == variant
-                      and m.family == family and m.max_ok_tokens]
-            best[family] = max(fitted, default=None)
-        if best["transformer"] and best["ssm"]:
-            parts.append(f"{variant}: SSM / Transformer = "
-                         f"{best['ssm'] / best['transformer']:.2f}x")
+            fitted = [m for m in budgeted if m.variant == variant and m.family == family
+                      and m.max_ok_tokens]
+            best[family] = max(fitted, key=lambda m: m.max_ok_tokens or 0, default=None)
+        ssm, transformer = best["ssm"], best["transformer"]
+        if ssm and transformer and ssm.max_ok_tokens and transformer.max_ok_tokens:
+            parts.append(f"{VARIANT_WORDS[variant]}: SSM / Transformer = "
+                         f"{ssm.max_ok_tokens / transformer.max_ok_tokens:.2f}x "
+                         f"({ssm.model} {max_context_text(ssm)[0]} vs {transformer.model} "
+                         f"{max_context_text(transformer)[0]})")
         else:
-            parts.append(f"{variant}: no SSM and Transformer pair under 24 GiB yet, no ratio")
-    return "; ".join(parts)
+            parts.append(f"{VARIANT_WORDS[variant]}: no SSM and Transformer pair under "
+                         "24 GiB yet, no ratio")
+    per_model = []
+    for item in budgeted:
+        best = max_context_text(item)[0]
+        stop = "" if item.fail_status in (None, "oom") else f", {item.fail_status}"
+        per_model.append(f"{item.model} [{item.implementation}, {item.variant}] {best}"
+                         + (f" ({item.source}{stop})" if item.source != "search" or stop
+                            else ""))
+    return "; ".join(parts) + ". Each model's best evidence: " + "; ".join(per_model)
+
+
+VARIANT_WORDS = {"published": "all-position logits", "lean": "last-position logits"}
 
 
 def _claims(lean: Comparison, published: Comparison, everything: Comparison) -> str:
@@ -167,27 +237,28 @@ def _shares_claim(comparison: Comparison) -> str:
     return "; ".join(parts) or "profiles present, but no SSM_Scan category"
 
 
-def _numbers(lean: Comparison, published: Comparison) -> str:
+def _numbers(lean: Comparison, published: Comparison, pending: Pending) -> str:
     qwen, mamba2 = "qwen2.5-0.5b", "mamba2-780m"
-    ttft = (lambda c, m, n: _values(c, m, n, "ttft_s", format_seconds))  # noqa: E731
+    ttft = (lambda c, m, n: _values(c, m, n, "ttft_s", format_seconds, pending))  # noqa: E731
     rows = [
         ("TTFT at 1,024: Qwen2.5-0.5B vs mamba2-780m", "13.8 ms vs 26.0 ms",
          f"{ttft(published, qwen, 1024)} vs {ttft(published, mamba2, 1024)}"),
         ("TTFT at 32K, same pair", "1.30 s vs 0.49 s",
          f"{ttft(published, qwen, 32768)} vs {ttft(published, mamba2, 32768)}"),
         ("TPOT at 32K, same pair", "41.8 ms vs 13.7 ms",
-         f"{_values(lean, qwen, 32768, 'tpot_s', format_seconds)} vs "
-         f"{_values(lean, mamba2, 32768, 'tpot_s', format_seconds)}"),
+         f"{_values(lean, qwen, 32768, 'tpot_s', format_seconds, pending)} vs "
+         f"{_values(lean, mamba2, 32768, 'tpot_s', format_seconds, pending)}"),
         ("TTFT at 57,344: Qwen2.5-1.5B / mamba2-1.3b / Falcon-H1-1.5B", "8.24 s / 1.35 s / "
          "2.95 s", " / ".join(ttft(published, m, 57344)
                               for m in ("qwen2.5-1.5b", "mamba2-1.3b", "falcon-h1-1.5b"))),
         ("prefill energy at 57K: Qwen / Mamba2 / Falcon-H1 (1.5B class)", "1,492.6 J / "
          "370.5 J / 613.2 J", " / ".join(
-             _values(published, m, 57344, "prefill_energy_j", lambda v: f"{v:,.1f} J")
+             _values(published, m, 57344, "prefill_energy_j", lambda v: f"{v:,.1f} J",
+                     pending)
              for m in ("qwen2.5-1.5b", "mamba2-1.3b", "falcon-h1-1.5b"))),
         ("peak memory: Qwen-0.5B @57K / Llama-1B @64K / mamba2-780m @220K / Falcon-H1-0.5B "
          "@164K", "19.9 / 20.7 / 23.2 / 21.8 GB", " / ".join(
-             _values(published, m, n, "peak_bytes", format_bytes)
+             _values(published, m, n, "peak_bytes", format_bytes, pending)
              for m, n in (("qwen2.5-0.5b", 57344), ("llama-3.2-1b", 65536),
                           ("mamba2-780m", 220000), ("falcon-h1-0.5b", 163840)))),
     ]
@@ -241,7 +312,8 @@ def build_report(paths: list[Path], out_dir: Path, name: str,
         "as the study measured it, 'last-position logits' keeps only the last position's "
         "logits. K = 1,024 tokens.\n",
         "## Headline claims\n", _claims(lean, published, everything),
-        "## Numbers against the study's\n", _numbers(lean, published),
+        "## Numbers against the study's\n",
+        _numbers(lean, published, _pending(timed, [b.label for b in published.bundles])),
     ]
     if plot_path is not None:
         parts.append(f"![TTFT and peak memory against prompt length]({plot_path.name})\n")

@@ -23,7 +23,8 @@ from edgeprobe.telemetry.nvml import NvmlSource
 clock = pathlib.Path(os.environ["FAKE_NVML_CLOCK_FILE"])
 now = [1000.0]
 clock.write_text(str(now[0]))
-sampler = BackgroundSampler([NvmlSource()], rate_hz=50, clock=lambda: now[0])
+gpu = os.environ.get("TEST_GPU_BUS_ID")
+sampler = BackgroundSampler([NvmlSource(gpu or 0)], rate_hz=50, clock=lambda: now[0])
 stamps = []
 for i in range(6):
     if i == 2 and os.environ.get("FAKE_NVML_LOST_FLAG"):
@@ -96,3 +97,17 @@ def test_gpu_lost_mid_run_makes_power_unavailable_once(fake_nvml, tmp_path):
     assert len(lost) == 3
     assert report["statuses"]["energy_counter"].startswith("unavailable: NVML error")
     assert report["latest"]["gpu_sm_clock_mhz"] == 1980  # the rest goes on
+
+
+def test_the_gpu_is_opened_by_the_bus_id_cuda_reports(fake_nvml, tmp_path):
+    # CUDA numbers GPUs after CUDA_VISIBLE_DEVICES, NVML never does: a probe on cuda:N has
+    # its telemetry open the GPU by the bus id made from CUDA's PCI numbers.
+    from edgeprobe.telemetry.nvml import pci_bus_id
+
+    bus_id = pci_bus_id(0, 0x65, 0)
+    assert bus_id == "00000000:65:00.0"
+    report = _run(fake_nvml, tmp_path, TEST_GPU_BUS_ID=bus_id)
+    assert report["latest"]["gpu_power_w"] == 150.0
+    other = _run(fake_nvml, tmp_path, TEST_GPU_BUS_ID=pci_bus_id(0, 0x66, 0))
+    assert other["statuses"]["nvml"].startswith("unavailable: no GPU '00000000:66:00.0'")
+    assert set(other["latest"]) == {"monotonic_s"}
