@@ -11,6 +11,8 @@
 # the rest run on GPU 0 after them). ANCHOR=1 first times edgeprobe beside a plain loop on GPU 0
 # (qwen2.5-0.5b, 1K and 32K) while the other GPUs start, so the figures have a reference from
 # the same command.
+# Sweeps that run at once each get their own physical cores (SMT siblings kept together;
+# PIN=0 turns it off): eager decode is bound by the host's CPU. The groups are printed first.
 # Wheels in $WHEELS (default .whl) are installed first, as in gpu_fidelity.sh.
 set -u
 OUT=${OUT:-out}
@@ -28,8 +30,34 @@ EP=(python3 -m edgeprobe)
 gpus=$(python3 -c 'import torch; print(torch.cuda.device_count())' 2>/dev/null || echo 0)
 echo "GPUs: $gpus"; nvidia-smi --query-gpu=index,pci.bus_id,name --format=csv,noheader
 
+cpu_groups() {  # cpu_groups K: K lines, each a list of CPUs made of whole physical cores
+  python3 - "$1" <<'PY'
+import os, sys
+groups = int(sys.argv[1])
+allowed = sorted(os.sched_getaffinity(0))
+cores = {}
+for cpu in allowed:
+    try:
+        with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list") as f:
+            key = f.read().strip()
+    except OSError:
+        key = str(cpu)
+    cores.setdefault(key, []).append(cpu)
+physical = sorted(cores.values())
+for i in range(groups):
+    mine = [cpu for core in physical[i::groups] for cpu in core] or allowed
+    print(",".join(map(str, mine)))
+PY
+}
+# PINNED CPUS COMMAND...: COMMAND on those CPUs only (all of them when CPUS is "all")
+PINNED=(python3 -c 'import os, sys
+if sys.argv[1] != "all":
+    os.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(",")})
+os.execvp(sys.argv[2], sys.argv[2:])')
+
 anchor() {  # edgeprobe beside a plain loop on GPU 0, before that GPU's sweep
-  timeout 150 "${EP[@]}" fidelity --models qwen2.5-0.5b --impl study --device cuda:0 \
+  timeout 150 "${PINNED[@]}" "${groups[0]:-all}" "${EP[@]}" fidelity --models qwen2.5-0.5b \
+    --impl study --device cuda:0 \
     --lengths 1K 32K --rounds 3 --decode-rounds 2 --decode-tokens 32 \
     --attention-backend flash,efficient,math \
     --out "$OUT/fidelity-anchor.json" --markdown "$OUT/fidelity-anchor.md" \
@@ -37,8 +65,8 @@ anchor() {  # edgeprobe beside a plain loop on GPU 0, before that GPU's sweep
   echo "== anchor: exit $?"; tail -n 12 "$OUT/anchor.log"
 }
 
-sweep() {  # sweep SUITE BUDGET GPU: one suite into $OUT/$PREFIX-SUITE-BUDGET.epb
-  local suite=$1 budget=$2 gpu=$3 name="$PREFIX-$1-$2"
+sweep() {  # sweep SUITE BUDGET GPU [CPUS]: one suite into $OUT/$PREFIX-SUITE-BUDGET.epb
+  local suite=$1 budget=$2 gpu=$3 cpus=${4:-all} name="$PREFIX-$1-$2"
   local left=$((BUDGET_S - SECONDS - 10))
   if [ "$left" -lt 30 ]; then echo "$name: not run, time budget spent" > "$OUT/$name.log"; return; fi
   local run=(--suite "$suite" --device "cuda:$gpu" --memory-budget "$budget" --no-thermal-guard)
@@ -50,10 +78,17 @@ sweep() {  # sweep SUITE BUDGET GPU: one suite into $OUT/$PREFIX-SUITE-BUDGET.ep
     run+=(--out "$OUT/$name.epb")
   fi
   # SIGTERM closes the bundle as interrupted; the kill after 30 s only guards a hung worker.
-  timeout -s TERM -k 30 "$left" "${EP[@]}" run "${run[@]}" > "$OUT/$name.log" 2>&1
-  echo "== $name on GPU $gpu: exit $? after $SECONDS s"; tail -n 6 "$OUT/$name.log"
+  timeout -s TERM -k 30 "$left" "${PINNED[@]}" "$cpus" "${EP[@]}" run "${run[@]}" \
+    > "$OUT/$name.log" 2>&1
+  echo "== $name on GPU $gpu (CPUs $cpus): exit $? after $SECONDS s"; tail -n 6 "$OUT/$name.log"
 }
 
+concurrent=$(( $# < gpus ? $# : gpus ))
+groups=()
+if [ "${PIN:-1}" = 1 ] && [ "$concurrent" -gt 1 ]; then
+  mapfile -t groups < <(cpu_groups "$concurrent")
+  printf 'CPU group %s\n' "${groups[@]}"
+fi
 i=0
 pids=()
 later=()
@@ -61,7 +96,7 @@ for spec in "$@"; do
   suite=${spec%%:*} budget=${spec#*:}
   if [ "$i" -lt "$gpus" ]; then
     { [ "$i" = 0 ] && [ "${ANCHOR:-0}" = 1 ] && anchor
-      sweep "$suite" "$budget" "$i"; } & pids+=($!)
+      sweep "$suite" "$budget" "$i" "${groups[$i]:-all}"; } & pids+=($!)
   else
     later+=("$spec")
   fi
@@ -82,8 +117,11 @@ from edgeprobe.bundle import read_bundle
 bundle = read_bundle(sys.argv[1])
 footer = bundle.footer or {}
 timed = re.search(r"timed work.*?: ([\d.]+%)", open(sys.argv[2]).read())
+# the GPU of the last session: a resumed run records its own in its "resumed" event
+last = (bundle.resumed_events[-1].get("data") or {}) if bundle.resumed_events else {}
+device = last.get("device") or bundle.header["device"]
 print(f"{sys.argv[1].rsplit('/', 1)[-1]:<28} {footer.get('status', 'open'):<12} "
       f"{len(bundle.points):>7} {timed.group(1) if timed else '-'}  "
-      f"GPU {bundle.header['device'].get('pci_bus_id')}")
+      f"GPU {device.get('pci_bus_id')}")
 EOF
 done

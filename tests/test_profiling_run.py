@@ -60,7 +60,12 @@ def test_profiled_run_writes_kernels_records(cli, tmp_path):
     shown = cli("show", str(out), "--kernels", "--top", "3")
     assert shown.returncode == 0, shown.stderr
     assert "Per-kernel latency" in shown.stdout and "top 3 of" in shown.stdout
-    assert "aten::conv1d" in shown.stdout or "aten::mkldnn_con" in shown.stdout
+    # The SSM's reference convolution is among its profiled ops (where it ranks among the
+    # tiny model's ops varies from run to run, so not only the top 3 are looked at).
+    mamba_ops = {row["name"] for k in kernels if k["model"] == "tiny-mamba2"
+                 for row in k["rows"]}
+    assert any(name.startswith(("aten::conv1d", "aten::mkldnn_con", "aten::_convolution"))
+               for name in mamba_ops), sorted(mamba_ops)
     document = json.loads(cli("show", str(out), "--json").stdout)
     assert len(document["kernels"]) == 4
 

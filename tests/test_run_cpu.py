@@ -33,6 +33,9 @@ def test_mini_suite_writes_a_bundle_that_show_reads(cli, tmp_path):
     assert header["suite"]["name"] == "mini" and len(header["suite"]["sha256"]) == 64
     assert header["settings"]["dtype"] == "float32"
     assert header["settings"]["profile"] is False and not bundle.of_type("kernels")
+    # The host's share of CPUs is provenance for host-bound decode (the run inherits ours).
+    assert header["host"]["cpus_allowed"] == len(os.sched_getaffinity(0))
+    assert header["host"]["load_average_1m"] >= 0
     models = {m["model"]: m for m in bundle.models}
     assert models["tiny-mamba2"]["kernel_path"]["ssm_scan"] == "reference"
     assert models["tiny-qwen2"]["kernel_path"]["attention"].startswith("sdpa")
@@ -85,6 +88,8 @@ def test_mini_suite_writes_a_bundle_that_show_reads(cli, tmp_path):
         assert key in first
     text = cli("show", str(out))
     assert "tiny-zamba2" in text.stdout and text.returncode == 0
+    host_line = next(line for line in text.stdout.splitlines() if line.startswith("host "))
+    assert f"{os.cpu_count()} CPUs" in host_line and "at start" in host_line
 
 
 def test_default_bundle_folder_is_created_on_a_fresh_machine(cli, tmp_path):

@@ -150,6 +150,21 @@ def _variant_label(variant: str) -> str:
     return {"published": "all-logits", "lean": "last-logit"}.get(variant, variant)
 
 
+def host_line(host: dict[str, Any]) -> str:
+    """Where the run's process ran: the host, its CPUs (those the process was allowed, where
+    fewer) and the load when it started; eager decode is bound by them."""
+    if not host.get("hostname"):
+        return ""
+    parts = [str(host["hostname"])]
+    cores, allowed = host.get("cpu_logical_cores"), host.get("cpus_allowed")
+    if cores:
+        parts.append(f"{cores} CPUs" + (f" ({allowed} allowed)" if allowed and allowed < cores
+                                        else ""))
+    if host.get("load_average_1m") is not None:
+        parts.append(f"load {host['load_average_1m']:.2f} at start")
+    return ", ".join(parts)
+
+
 def header_lines(bundle: Bundle, width: int = 80) -> list[str]:
     header = bundle.header
     device = header.get("device", {})
@@ -170,6 +185,9 @@ def header_lines(bundle: Bundle, width: int = 80) -> list[str]:
                                 if v and k in ("torch", "cuda", "transformers", "mamba_ssm",
                                                "causal_conv1d")),
     ]
+    host = host_line(header.get("host") or {})
+    if host:
+        lines.append(f"host     {host}")
     if settings.get("memory_budget_bytes"):
         lines.append(f"budget   {format_bytes(settings['memory_budget_bytes'])} "
                      f"({(settings.get('memory_budget') or {}).get('mechanism', '?')})")

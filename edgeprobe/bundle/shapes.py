@@ -43,6 +43,8 @@ class Host(TypedDict, total=False):
     hostname: Text
     cpu: Text
     cpu_logical_cores: Count
+    cpus_allowed: Count
+    load_average_1m: Num
     ram_total_bytes: Count
     jetson: AnyMap
 

@@ -219,5 +219,6 @@ def resumed_data(state: ResumeState, now_header: dict[str, Any], cut_bytes: int,
             "previous_footer": previous_footer, "cut_bytes": cut_bytes,
             "superseded_seqs": sorted(state.superseded),
             "kept_points": len(state.kept_points()),
-            **{key: now_header.get(key) for key in ("command", "run_argv", "device", "software",
-                                                    "settings", "power", "idle_baseline")}}
+            **{key: now_header.get(key) for key in ("command", "run_argv", "host", "device",
+                                                    "software", "settings", "power",
+                                                    "idle_baseline")}}

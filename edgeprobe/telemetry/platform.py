@@ -51,6 +51,16 @@ def is_jetson() -> bool:
     return l4t_release() is not None or (jetson_model() or "").lower().find("jetson") >= 0
 
 
+def _cpu_share() -> dict[str, Any]:
+    """The CPUs this process may run on and the load on them when the run starts."""
+    share: dict[str, Any] = {}
+    if hasattr(os, "sched_getaffinity"):
+        share["cpus_allowed"] = len(os.sched_getaffinity(0))
+    if hasattr(os, "getloadavg"):
+        share["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return share
+
+
 def host_info() -> dict[str, Any]:
     import psutil  # here, not at import: the samplers need none of it
 
@@ -62,6 +72,8 @@ def host_info() -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_logical_cores": os.cpu_count(),
         "ram_total_bytes": memory.total,
+        # Eager decode is bound by the host: how much of it this process had is provenance.
+        **_cpu_share(),
     }
     release = l4t_release()
     if release or jetson_model():
