@@ -11,6 +11,8 @@
 # the rest run on GPU 0 after them). ANCHOR=1 first times edgeprobe beside a plain loop on GPU 0
 # (qwen2.5-0.5b, 1K and 32K) while the other GPUs start, so the figures have a reference from
 # the same command.
+# SERIAL=1 runs the suites one after another on GPU 0: two eager decodes on one host slowed each
+# other (README, "Where the time goes"), so use it where decode figures matter.
 # Sweeps that run at once each get their own physical cores (SMT siblings kept together;
 # PIN=0 turns it off): eager decode is bound by the host's CPU. The groups are printed first.
 # Wheels in $WHEELS (default .whl) are installed first, as in gpu_fidelity.sh.
@@ -29,6 +31,7 @@ fi
 EP=(python3 -m edgeprobe)
 gpus=$(python3 -c 'import torch; print(torch.cuda.device_count())' 2>/dev/null || echo 0)
 echo "GPUs: $gpus"; nvidia-smi --query-gpu=index,pci.bus_id,name --format=csv,noheader
+[ "${SERIAL:-0}" = 1 ] && gpus=1  # one suite at a time, on GPU 0
 
 cpu_groups() {  # cpu_groups K: K lines, each a list of CPUs made of whole physical cores
   python3 - "$1" <<'PY'
