@@ -284,6 +284,7 @@ def build_report(paths: list[Path], out_dir: Path, name: str,
     published = compare(timed, baseline=str(base.path), variant="published")
     everything = compare(bundles, variant="published")
     devices = sorted({b.device for b in everything.bundles})
+    out_dir.mkdir(parents=True, exist_ok=True)  # before the plot, which goes there first
     plot_path: Path | None = out_dir / f"{name}.png"
     try:
         from edgeprobe.analysis.plots import save_plot
@@ -322,7 +323,6 @@ def build_report(paths: list[Path], out_dir: Path, name: str,
     if lean.crossovers:
         parts += ["## Crossover with last-position logits\n",
                   markdown_table(crossover_table(lean.crossovers, "lean"), level=3)]
-    out_dir.mkdir(parents=True, exist_ok=True)
     report = out_dir / f"{name}.md"
     report.write_text("\n".join(parts))
     return report, plot_path
