@@ -6,42 +6,18 @@
 #
 #   OUT=out bash benchmarks/gpu_contention.sh
 #
-# Wheels in $WHEELS (default .whl) are installed first, as in gpu_fidelity.sh.
+# Wheels in $WHEELS (default .whl) are installed first (benchmarks/device_env.sh).
 set -u
-OUT=${OUT:-out}
-WHEELS=${WHEELS:-.whl}
+# shellcheck source=benchmarks/device_env.sh
+. "$(dirname "$0")/device_env.sh"
 MODELS=${MODELS:-qwen2.5-0.5b mamba-130m}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \
-    "$WHEELS"/*.whl > "$OUT/wheels.log" 2>&1 && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
-# whole physical cores, split in two (SMT siblings kept together)
-mapfile -t groups < <(python3 - <<'PY'
-import os
-cores = {}
-for cpu in sorted(os.sched_getaffinity(0)):
-    try:
-        with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list") as f:
-            key = f.read().strip()
-    except OSError:
-        key = str(cpu)
-    cores.setdefault(key, []).append(cpu)
-physical = sorted(cores.values())
-for i in range(2):
-    print(",".join(str(cpu) for core in physical[i::2] for cpu in core))
-PY
-)
+mapfile -t groups < <(cpu_groups 2)
 echo "CPU groups: ${groups[0]} | ${groups[1]}"; lscpu | grep -iE "^(model name|thread|core|socket|numa)" || true
 
 one() {  # one NAME GPU CPUS: the small run into $OUT/NAME.epb
   local name=$1 gpu=$2 cpus=$3
   # shellcheck disable=SC2086  # MODELS is a list
-  timeout 240 python3 -c 'import os, sys
-if sys.argv[1] != "all":
-    os.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(",")})
-os.execvp(sys.argv[2], sys.argv[2:])' "$cpus" python3 -m edgeprobe run --suite paper-desktop \
+  timeout 240 "${PINNED[@]}" "$cpus" "${EP[@]}" run --suite paper-desktop \
     --device "cuda:$gpu" --models $MODELS --lengths 1K --variants lean --warmup 1 --repeats 1 \
     --no-thermal-guard --out "$OUT/$name.epb" > "$OUT/$name.log" 2>&1
   echo "== $name: exit $?"

@@ -9,23 +9,14 @@
 # decode rounds), graph, slice, anchor (a plain loop in the same call as the slice); gate
 # stops after a failed step.
 #
-# Wheels for the device are installed from $WHEELS (default .whl) when present: mamba-ssm and
-# causal-conv1d built for it, and the pure dependencies its image lacks, fetched with
-#   pip download --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 \
-#     --no-deps -d .whl msgspec platformdirs Steps share BUDGET_S seconds (default 580); a step cut short
-# keeps what it wrote (fidelity writes its report after every model and length). A suite
+# Wheels in $WHEELS (default .whl) are installed first (benchmarks/device_env.sh says which).
+# Steps share BUDGET_S seconds (default 580); a step cut short keeps what it wrote (fidelity
+# writes its report after every model and length). A suite
 # step whose bundle is in $RESUME_DIR (default resume/) continues it with `run --resume`
 # instead of starting afresh: copy an interrupted bundle there to go on in the next call.
 set -u
-OUT=${OUT:-out}
-WHEELS=${WHEELS:-.whl}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \
-    "$WHEELS"/*.whl > "$OUT/wheels.log" 2>&1 && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
-EP=(python3 -m edgeprobe)
+# shellcheck source=benchmarks/device_env.sh
+. "$(dirname "$0")/device_env.sh"
 RESUME_DIR=${RESUME_DIR:-resume}
 declare -A result
 order=()

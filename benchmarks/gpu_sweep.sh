@@ -15,48 +15,16 @@
 # other (README, "Where the time goes"), so use it where decode figures matter.
 # Sweeps that run at once each get their own physical cores (SMT siblings kept together;
 # PIN=0 turns it off): eager decode is bound by the host's CPU. The groups are printed first.
-# Wheels in $WHEELS (default .whl) are installed first, as in gpu_fidelity.sh.
+# Wheels in $WHEELS (default .whl) are installed first (benchmarks/device_env.sh).
 set -u
-OUT=${OUT:-out}
-WHEELS=${WHEELS:-.whl}
+# shellcheck source=benchmarks/device_env.sh
+. "$(dirname "$0")/device_env.sh"
 RESUME_DIR=${RESUME_DIR:-resume}
 BUDGET_S=${BUDGET_S:-580}
 PREFIX=${PREFIX:-h200}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \
-    "$WHEELS"/*.whl > "$OUT/wheels.log" 2>&1 && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
-EP=(python3 -m edgeprobe)
 gpus=$(python3 -c 'import torch; print(torch.cuda.device_count())' 2>/dev/null || echo 0)
 echo "GPUs: $gpus"; nvidia-smi --query-gpu=index,pci.bus_id,name --format=csv,noheader
 [ "${SERIAL:-0}" = 1 ] && gpus=1  # one suite at a time, on GPU 0
-
-cpu_groups() {  # cpu_groups K: K lines, each a list of CPUs made of whole physical cores
-  python3 - "$1" <<'PY'
-import os, sys
-groups = int(sys.argv[1])
-allowed = sorted(os.sched_getaffinity(0))
-cores = {}
-for cpu in allowed:
-    try:
-        with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list") as f:
-            key = f.read().strip()
-    except OSError:
-        key = str(cpu)
-    cores.setdefault(key, []).append(cpu)
-physical = sorted(cores.values())
-for i in range(groups):
-    mine = [cpu for core in physical[i::groups] for cpu in core] or allowed
-    print(",".join(map(str, mine)))
-PY
-}
-# PINNED CPUS COMMAND...: COMMAND on those CPUs only (all of them when CPUS is "all")
-PINNED=(python3 -c 'import os, sys
-if sys.argv[1] != "all":
-    os.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(",")})
-os.execvp(sys.argv[2], sys.argv[2:])')
 
 anchor() {  # edgeprobe beside a plain loop on GPU 0, before that GPU's sweep
   timeout 150 "${PINNED[@]}" "${groups[0]:-all}" "${EP[@]}" fidelity --models qwen2.5-0.5b \
