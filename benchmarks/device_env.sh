@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # EP and PINNED are for the scripts that source this
 # Sourced by the gpu_*.sh benchmarks: the output folder, the device's wheels, and CPU pinning.
 #
 # Wheels for the device are installed from $WHEELS (default .whl) when present: mamba-ssm and
