@@ -91,6 +91,15 @@ def cli():
     return run_cli
 
 
+@pytest.fixture(autouse=True)
+def own_runs_folder(tmp_path_factory, monkeypatch) -> Path:
+    """Each test's runs announce themselves in a folder of its own (runner/host_runs.py): runs
+    of one test see each other, as on one host, and no other test's."""
+    folder = tmp_path_factory.mktemp("runs")
+    monkeypatch.setenv("EDGEPROBE_RUNS_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def fake_nvml(tmp_path_factory) -> Path:
     """A folder holding a stand-in ``libnvidia-ml.so.1`` (tests/fixtures/nvml/fake_nvml.c):

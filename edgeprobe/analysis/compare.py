@@ -90,6 +90,7 @@ def _aligned_row(label: str, rows: list[dict[str, Any]], variant: str) -> dict[s
         "device": chosen["device"], "power_mode": chosen["power_mode"],
         "throttled": True if any(r.get("throttled") for r in rows)
         else (False if any(r.get("throttled") is False for r in rows) else None),
+        "shared_host": any((r.get("concurrent_runs") or 0) > 0 for r in rows),
         "ttft_s": chosen["ttft_s"], "ttft_iqr_s": chosen["ttft_iqr_s"],
         "prefill_launch_bound": chosen["prefill_launch_bound"],
         "attention_backend": chosen["attention_backend"], "peak_bytes": chosen["peak_bytes"],

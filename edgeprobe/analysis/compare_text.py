@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeprobe.analysis.compare import Comparison
-from edgeprobe.analysis.report import THROTTLED_MARK, VARIANT_LABEL, TextTable
+from edgeprobe.analysis.report import VARIANT_LABEL, TextTable, row_status
 from edgeprobe.analysis.textlayout import Grid, layout
 from edgeprobe.units import (
     format_bytes_compact,
@@ -166,9 +166,7 @@ def figure_lines(comparison: Comparison, width: int = 80) -> list[str]:
             group = (row["model"], row["implementation"])
             lines.append(row["model"] + ("" if row["implementation"] == "hf"
                                          else f"/{row['implementation']}"))
-        status = row["status"] or "?"
-        if row.get("throttled"):
-            status += f", {THROTTLED_MARK}"
+        status = row_status(row)
         cells = "".join(f"  {cells[index]:<{size}}" for _, cells, size in columns)
         line = f"  {format_tokens(row['length_tokens']):>6}  {marks[row['bundle']]:>2}{cells}"
         if len(line) + 2 + len(status) <= width:

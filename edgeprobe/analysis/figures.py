@@ -63,6 +63,7 @@ def figures(point: dict[str, Any]) -> dict[str, Any]:
         "logits_bytes": prefill.get("logits_bytes"),
         **energy_figures(point),
         "throttled": bool(point.get("throttled")),
+        "concurrent_runs": point.get("concurrent_runs"),
     }
 
 

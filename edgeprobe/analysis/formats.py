@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from edgeprobe.analysis.compare import Comparison
 from edgeprobe.analysis.compare_text import bundle_lines, figure_lines, table_lines
-from edgeprobe.analysis.report import NOTES, TextTable, report_tables
+from edgeprobe.analysis.report import TextTable, notes_for, report_tables
 
 FORMATS = ("term", "md", "csv", "json")
 
@@ -32,7 +32,7 @@ def print_terminal(console: Console, comparison: Comparison) -> None:
             console.print(line, highlight=False, markup=False, soft_wrap=True)
     for note in comparison.notes:
         console.print(f"note: {escape(note)}", highlight=False)
-    console.print(f"[dim]{escape(NOTES)}[/]", highlight=False)
+    console.print(f"[dim]{escape(notes_for(comparison))}[/]", highlight=False)
 
 
 def _md_cell(text: str) -> str:
@@ -58,7 +58,7 @@ def to_markdown(comparison: Comparison, level: int = 3) -> str:
     parts += [markdown_table(t, level) for t in tables[1:]]
     if comparison.notes:
         parts.append("\n".join(f"- note: {n}" for n in comparison.notes) + "\n")
-    parts.append(f"_{NOTES}_\n")
+    parts.append(f"_{notes_for(comparison)}_\n")
     return "\n".join(parts)
 
 

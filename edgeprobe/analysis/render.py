@@ -39,7 +39,8 @@ from edgeprobe.units import (
 
 # Events about the conditions of a run (power, clocks, temperature) that `show` always lists.
 CONDITION_EVENTS = ("power_mode", "power_limit", "jetson_clocks", "cooldown", "idle_baseline",
-                    "retry_throttled", "stale_restore", "critical_temperature", "resumed")
+                    "retry_throttled", "stale_restore", "critical_temperature", "resumed",
+                    "shared_host")
 _PATH_SHORT = {"fused": "fused", "partial": "part", "reference": "ref"}
 _STATUS_STYLE = {"ok": "green", "oom": "yellow", "skipped": "dim", "kernel_error": "red",
                  "error": "red", "timeout": "red", "crashed": "red"}
@@ -103,6 +104,9 @@ def summary_lines(points: list[dict[str, Any]], title: str = "Results",
         else:  # a long status goes on a line of its own rather than past the edge
             lines += [line, f"{'':>8}status: {row.status}"]
     lines += textwrap.wrap(SUMMARY_NOTES, width)
+    if any(row.shared_host for row in rows):
+        lines += textwrap.wrap("shared host: another edgeprobe run measured on this host at "
+                               "the same time, which slows launch-bound decode.", width)
     if any(summary_single_pass(p) for p in points):
         lines += textwrap.wrap("TPOT here is one decode pass over new KV lengths (bundle "
                                "written before warm passes were measured): it compares with "

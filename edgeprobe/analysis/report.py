@@ -14,6 +14,7 @@ from edgeprobe.units import format_bytes, format_seconds, format_spread_percent,
 VARIANT_LABEL = {"published": "all-position logits", "lean": "last-position logits"}
 VARIANT_SHORT = {"published": "all-logits", "lean": "last-logit"}
 THROTTLED_MARK = "throttled"
+SHARED_HOST_MARK = "shared host"
 
 
 @dataclass
@@ -46,6 +47,16 @@ def _with_ratio(text: str, ratio: float | None, show: bool, tie: bool | None = N
 
 def _kernel_text(path: str | None) -> str:
     return path or "-"
+
+
+def row_status(row: dict[str, Any]) -> str:
+    """A compared row's status with the conditions that qualify its figures."""
+    status = row["status"] or "?"
+    if row.get("throttled"):
+        status += f", {THROTTLED_MARK}"
+    if row.get("shared_host"):
+        status += f", {SHARED_HOST_MARK}"
+    return status
 
 
 def bundles_table(comparison: Comparison) -> TextTable:
@@ -102,9 +113,7 @@ def figures_table(comparison: Comparison) -> TextTable:
         group = (row["model"], row["implementation"])
         if group != previous:
             table.section_starts.add(len(table.rows))
-        status = row["status"] or "?"
-        if row.get("throttled"):
-            status += f", {THROTTLED_MARK}"
+        status = row_status(row)
         cells = [row["model"] if group != previous else "",
                  row["implementation"] if group != previous else "",
                  format_tokens(row["length_tokens"]), row["bundle"]]
@@ -176,3 +185,11 @@ NOTES = ("TTFT: median prefill time ± half its interquartile range (as a share 
          "tokens/s: (prompt + generated) / (TTFT + decode time); peak mem: CUDA "
          "reserved (GPU) or resident set (CPU); J/token: energy of the phase window / its "
          "tokens. 'throttled': the device reported throttling during the point.")
+SHARED_HOST_NOTE = (" 'shared host': another edgeprobe run measured on the same host at the "
+                    "time, which slows launch-bound decode.")
+
+
+def notes_for(comparison: Comparison) -> str:
+    """The notes under a comparison, with the shared-host one where a row carries it."""
+    shared = any(row.get("shared_host") for row in comparison.rows)
+    return NOTES + (SHARED_HOST_NOTE if shared else "")

@@ -33,6 +33,7 @@ class SummaryRow:
     decode_energy_per_token_j: float | None = None
     statuses: dict[str, str] = field(default_factory=dict)  # variant -> status
     throttle_reasons: set[str] = field(default_factory=set)  # seen in any of its points
+    shared_host: bool = False  # another edgeprobe run measured on the host meanwhile
 
     @property
     def status(self) -> str:
@@ -40,6 +41,8 @@ class SummaryRow:
         text = "ok" if not bad else ", ".join(f"{s} ({v})" for v, s in sorted(bad.items()))
         if self.throttle_reasons:
             text += f", throttled ({', '.join(sorted(self.throttle_reasons))})"
+        if self.shared_host:
+            text += ", shared host"
         return text
 
 
@@ -58,6 +61,7 @@ def summarize(points: list[dict[str, Any]]) -> list[SummaryRow]:
         if point.get("throttled"):
             thermal = point.get("thermal") or {}
             row.throttle_reasons.update(thermal.get("verdict_reasons") or ["yes"])
+        row.shared_host |= (point.get("concurrent_runs") or 0) > 0
         if point.get("status") != "ok":
             continue
         row.kernel_path = row.kernel_path or point.get("kernel_path")

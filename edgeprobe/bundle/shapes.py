@@ -188,6 +188,7 @@ class Point(TypedDict, total=False):
     started_unix_s: Num
     wall_s: Num
     throttled: bool | None
+    concurrent_runs: Count  # other edgeprobe runs measuring on the host
     thermal_before: AnyMap
     thermal_after: AnyMap
     thermal: Thermal | None

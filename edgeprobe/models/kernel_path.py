@@ -51,6 +51,16 @@ FIX_HINT = (
 )
 
 
+def missing_ssm_kernels(families: set[str], available: dict[str, Any],
+                        device_kind: str) -> list[str]:
+    """The fused SSM packages a CUDA run of these model families needs and cannot import
+    (none for Transformers alone, or off CUDA, where nothing fused would run)."""
+    if device_kind != "cuda" or not families - {"transformer"}:
+        return []
+    return [name for name in ("mamba_ssm", "causal_conv1d")
+            if not available.get(name, {}).get("importable")]
+
+
 @dataclass
 class KernelPath:
     ssm_scan: str = "n/a"  # fused | reference | n/a

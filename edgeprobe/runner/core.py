@@ -15,13 +15,14 @@ from edgeprobe.bundle import schema
 from edgeprobe.bundle.writer import BundleWriter
 from edgeprobe.conditions import Conditions, CriticalTemperature
 from edgeprobe.errors import EdgeprobeError, UsageError
-from edgeprobe.models.kernel_path import FIX_HINT
+from edgeprobe.models.kernel_path import FIX_HINT, missing_ssm_kernels
 from edgeprobe.power.guard import Verdict
 from edgeprobe.power.state import current_power_state
 from edgeprobe.probe.plan import ModelPlan, make_plan
 from edgeprobe.probe.worker import Worker, WorkerCrashed, WorkerOptions
 from edgeprobe.runner import events
 from edgeprobe.runner.header import header_record, header_summary
+from edgeprobe.runner.host_runs import HostRuns, device_words
 from edgeprobe.runner.passes import profile_record
 from edgeprobe.runner.points import crash_reply, point_spec, split_reply
 from edgeprobe.runner.resume import (
@@ -68,6 +69,7 @@ class Runner:
         self._pending_events: list[tuple[str, str, dict[str, Any]]] = []
         self.timing = RunTiming()
         self.worker.on_reply = self.timing.worker_reply
+        self.host_runs: HostRuns | None = None
 
     # -- set-up -------------------------------------------------------------------------
     def _start_worker(self) -> dict[str, Any]:
@@ -143,6 +145,9 @@ class Runner:
         assert self.writer is not None
         for kind_, message, data in self._pending_events:
             self.writer.event(kind_, message, **data)
+        self.host_runs = HostRuns(device_words(self.hello["device"]), str(settings.out_path))
+        self.host_runs.announce()
+        self._check_host_runs()
         done = settings.resume.done_points() if settings.resume else 0
         self.listener(events.Started(
             header_summary(settings, self.hello, self.power, self.dtype, plans),
@@ -151,7 +156,11 @@ class Runner:
         try:
             for note in notes:
                 self.notice("plan", note.message)
-            self._warn_missing_kernels(plans, available, kind)
+            missing = missing_ssm_kernels({p.preset.family for p in plans}, available, kind)
+            if missing:
+                self.notice("kernels_missing", f"fused SSM kernels missing on this GPU "
+                            f"({', '.join(missing)}): SSM and hybrid models run the slow "
+                            f"reference path; {FIX_HINT}", level="warning", missing=missing)
             for mode in settings.power_modes or [None]:
                 if mode is not None:
                     self._switch_mode(mode)
@@ -204,6 +213,8 @@ class Runner:
 
     def _close(self, status: str) -> None:
         assert self.writer is not None and self.conditions is not None
+        if self.host_runs is not None:
+            self.host_runs.withdraw()
         self.worker.stop()
         self.conditions.stop()  # power settings restored before the bundle closes
         self._drain_telemetry(force=True)
@@ -213,6 +224,9 @@ class Runner:
                           kernel_paths=self.kernel_paths, timing=self.timing.record())
         self.listener(events.Finished(status, str(self.settings.out_path), dict(self.statuses)))
 
+    def _check_host_runs(self) -> int:
+        return self.host_runs.watch(self.notice) if self.host_runs is not None else 0
+
     def _switch_mode(self, mode: str) -> None:
         assert self.conditions is not None and self.conditions.power is not None
         with self.timing.phase(POWER_SWITCH):
@@ -220,18 +234,6 @@ class Runner:
             self.power = current_power_state()
         with self.timing.phase(IDLE_BASELINE):
             self.conditions.idle_baseline(mode, self.settings.idle_baseline_s)
-
-    def _warn_missing_kernels(self, plans: list[ModelPlan], available: dict[str, Any],
-                              kind: str) -> None:
-        if kind != "cuda" or not any(p.preset.family != "transformer" for p in plans):
-            return
-        missing = [name for name in ("mamba_ssm", "causal_conv1d")
-                   if not available.get(name, {}).get("importable")]
-        if missing:
-            self.notice("kernels_missing",
-                        f"fused SSM kernels missing on this GPU ({', '.join(missing)}): SSM and "
-                        f"hybrid models run the slow reference path; {FIX_HINT}",
-                        level="warning", missing=missing)
 
     # -- one model --------------------------------------------------------------------------
     def load(self, plan: ModelPlan) -> dict[str, Any]:
@@ -286,6 +288,7 @@ class Runner:
         self.timing.counts["search_requests" if search else "point_requests"] += 1
         started = time.time()
         snapshot = self.conditions.snapshot()
+        concurrent_runs = self._check_host_runs()
         reply = self._request({"op": "point", "spec": spec})
         outcomes, redo = split_reply(reply, variants, decode_in)
         records: list[dict[str, Any]] = []
@@ -295,7 +298,8 @@ class Runner:
             if variant not in outcomes:
                 continue
             record = {**self._base(plan, length, variant), "kernel_path": kernel_path,
-                      "search": search, "started_unix_s": started, "thermal_before": snapshot}
+                      "search": search, "started_unix_s": started, "thermal_before": snapshot,
+                      "concurrent_runs": concurrent_runs}
             if cooldown:
                 record["cooldown"] = cooldown
             if retry_of and variant in retry_of:
@@ -401,3 +405,4 @@ class Runner:
             self.notice("model_failed", f"{plan.key}: {self.model_dead}", level="error")
             return False
         return True
+
