@@ -12,6 +12,7 @@ from typing import Any
 from edgeprobe.analysis.crossover import Crossover, crossovers
 from edgeprobe.analysis.kernel_records import share_rows
 from edgeprobe.analysis.maxctx import MaxContext, max_contexts
+from edgeprobe.analysis.overlap import overlap_warnings
 from edgeprobe.analysis.provenance import (
     BundleInfo,
     bundle_info,
@@ -137,6 +138,7 @@ def compare(bundles: Sequence[Bundle], labels: Sequence[str] | None = None,
         result.crossovers.extend(crossovers(label, rows, variant))
         result.max_context.extend(max_contexts(label, bundle))
         result.category_shares.extend(share_rows(label, bundle.of_type("kernels")))
+    result.warnings += overlap_warnings(labels, list(bundles))
     for key in sorted(grouped):
         by_bundle = grouped[key]
         aligned = {label: _aligned_row(label, by_bundle[label], variant)
