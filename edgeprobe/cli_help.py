@@ -67,8 +67,9 @@ COMMANDS: dict[str, tuple[str, list[str]]] = {
             "samples this machine.",
             ["edgeprobe tui", "edgeprobe tui --local --rate 4"]),
     "status": ("One snapshot of the device: power, temperatures, memory, clocks, load, the "
-               "power mode and the agent's running job; from the agent when one runs, else "
-               "sampled here. Where the TUI cannot run (a pipe, a script), this can.",
+               "power mode, the agent's running job and every edgeprobe run measuring on this "
+               "host; from the agent when one runs, else sampled here. Where the TUI cannot "
+               "run (a pipe, a script), this can.",
                ["edgeprobe status", "edgeprobe status --json | jq .readings.power"]),
     "info": ("This machine, its GPU and power state, and which sensors work (and how to fix "
              "those that do not).",

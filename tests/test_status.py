@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, points_so_far, wait_for, write_suite
 from tests.tui_helpers import agent_process
 
 BOARD = REPO / "tests" / "fixtures" / "sysfs" / "orin-nano-jp6"
@@ -34,7 +36,7 @@ def test_a_snapshot_of_a_recorded_orin_nano(cli):
     assert "power mode  MAXN_SUPER (nvpmodel)" in lines
     rails = " ".join(line for line in lines if line.startswith(("power ", "       ")))
     assert f"rail vdd in {readings['power']['rail_vdd_in_power_w']:.4g} W" in rails
-    assert lines[-1] == "job         none running"
+    assert lines[-2:] == ["job         none running", "runs        none measuring on this host"]
 
 
 def test_from_the_agent_when_one_runs(cli, tmp_path):
@@ -54,3 +56,23 @@ def test_the_tui_into_a_pipe_points_to_status(cli):
     assert result.stderr.strip() == ("edgeprobe: the TUI needs a terminal; for one snapshot into "
                                      "a pipe or a file use `edgeprobe status` (or `edgeprobe "
                                      "status --json`)")
+
+
+def test_the_runs_measuring_on_this_host(cli, tmp_path):
+    suite = write_suite(tmp_path, name="long", models=["tiny-qwen2"],
+                        lengths=list(range(32, 32 * 61, 32)), repeats=2)
+    out = tmp_path / "long.epb"
+    run = subprocess.Popen([sys.executable, "-m", "edgeprobe", "run", "--suite", str(suite),
+                            "--out", str(out), "--device", "cpu", "--quiet", "--local"],
+                           cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(points_so_far(out)) >= 1)
+        document = json.loads(cli("status", "--local", "--json", env=ENV).stdout)
+        text = cli("status", "--local", env={**ENV, "COLUMNS": "200"}).stdout
+    finally:
+        run.terminate()
+        run.wait(timeout=60)
+    assert document["runs"] == [{"pid": run.pid, "device": "cpu", "bundle": str(out)}]
+    assert f"runs        pid {run.pid} on cpu ({out})" in text.splitlines()
+    after = json.loads(cli("status", "--local", "--json", env=ENV).stdout)
+    assert after["runs"] == []

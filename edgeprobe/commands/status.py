@@ -1,6 +1,7 @@
 """``edgeprobe status``: one snapshot of the device (power, temperatures, memory, clocks,
-load, power mode) and of the agent's running job; from the agent when one runs, else sampled
-here. For scripts and for a quick look over SSH where the TUI is too much."""
+load, power mode), of the agent's running job and of every edgeprobe run measuring on this
+host; from the agent when one runs, else sampled here. For scripts and for a quick look over
+SSH where the TUI is too much."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from edgeprobe.agent.client import AgentClient, agent_running
 from edgeprobe.commands.console import terminal
 from edgeprobe.power.state import current_power_state
+from edgeprobe.runner.host_runs import live_runs
 from edgeprobe.telemetry.columns import readings, source_words
 from edgeprobe.units import format_bytes, format_duration
 
@@ -40,6 +42,7 @@ def snapshot(socket: Path | None, local: bool) -> dict[str, Any]:
     document["time_unix_s"] = time.time()
     document["power_state"] = current_power_state()
     document["readings"] = readings(document["sample"])
+    document["runs"] = [run.fields() for run in live_runs()]  # measuring on this host now
     return document
 
 
@@ -91,6 +94,10 @@ def text(document: dict[str, Any]) -> list[str]:
         if items:
             lines += _lines(group, items)
     lines.append(_job_line(document["job"], document["queued"]))
+    runs = document.get("runs") or []
+    lines.append("runs        " + ("; ".join(f"pid {r['pid']} on {r['device']} ({r['bundle']})"
+                                             for r in runs) if runs
+                                   else "none measuring on this host"))
     return lines
 
 

@@ -89,25 +89,7 @@ class HostRuns:
 
     def others(self) -> list[OtherRun]:
         """Live runs other than this one; entries of runs that died are removed."""
-        found = []
-        try:
-            entries = sorted(self.folder.glob("*.json"))
-        except OSError:
-            return []
-        for path in entries:
-            record = _read(path)
-            if record is None or record.get("pid") == self.pid:
-                continue
-            pid = record["pid"]
-            started = _process_started(pid)
-            if started is None or (record.get("process_started") is not None
-                                   and abs(started - record["process_started"]) > 1.0):
-                with contextlib.suppress(OSError):  # that run died (its pid may be reused)
-                    path.unlink()
-                continue
-            found.append(OtherRun(pid, str(record.get("device") or "?"),
-                                  str(record.get("bundle") or "?")))
-        return found
+        return [run for run in live_runs(self.folder) if run.pid != self.pid]
 
     def check(self) -> tuple[list[OtherRun], list[OtherRun], list[OtherRun]]:
         """(live others, those new since the last check, those gone since it)."""
@@ -129,6 +111,30 @@ class HostRuns:
             notice("shared_host", f"the other run on this host has ended: {run.describe()}",
                    level="info", **run.fields())
         return len(live)
+
+
+def live_runs(folder: Path | None = None) -> list[OtherRun]:
+    """Every run measuring on this host now; entries of runs that died are removed."""
+    folder = folder or runs_dir()
+    found = []
+    try:
+        entries = sorted(folder.glob("*.json"))
+    except OSError:
+        return []
+    for path in entries:
+        record = _read(path)
+        if record is None:
+            continue
+        pid = record["pid"]
+        started = _process_started(pid)
+        if started is None or (record.get("process_started") is not None
+                               and abs(started - record["process_started"]) > 1.0):
+            with contextlib.suppress(OSError):  # that run died (its pid may be reused)
+                path.unlink()
+            continue
+        found.append(OtherRun(pid, str(record.get("device") or "?"),
+                              str(record.get("bundle") or "?")))
+    return found
 
 
 def _read(path: Path) -> dict[str, Any] | None:
