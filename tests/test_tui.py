@@ -22,11 +22,13 @@ from tests.tui_helpers import (
     ORIN_NANO,
     agent_in_process,
     agent_process,
+    headless,
     panel_text,
     rendered_text,
     start_agent,
     stop_agent,
     table_rows,
+    tui_with_agent,
     until,
     use_recordings,
 )
@@ -71,90 +73,80 @@ def test_panels_show_the_recorded_board_from_a_real_agent_process(tmp_path):
         asyncio.run(scenario())
 
 
-def test_a_run_started_from_the_tui_streams_into_every_run_panel(tmp_path, monkeypatch):
+@headless
+async def test_a_run_started_from_the_tui_streams_into_every_run_panel(tmp_path, monkeypatch):
     use_recordings(monkeypatch, tmp_path, delay_s=0.05)
-    socket = tmp_path / "agent.sock"
 
-    async def scenario() -> None:
-        async with agent_in_process(socket):
-            app = EdgeprobeApp(socket=socket)
-            async with app.run_test(size=SIZE) as pilot:
-                await until(pilot, lambda: app.frames_seen >= 2, "telemetry")
-                await pilot.press("s")
-                await until(pilot, lambda: isinstance(app.screen, StartRunScreen), "start")
-                await pilot.press("ctrl+s")
-                await until(pilot, lambda: app.progress.state == "running", "running job")
-                await until(pilot, lambda: "probing" in panel_text(app, "#run"), "a point")
-                assert "suite smoke" in panel_text(app, "#run")
-                await until(pilot, lambda: _job_over(app), "job end", timeout_s=60)
-                progress = panel_text(app, "#run")
-                assert "completed" in progress and "12/12" in progress
+    async with tui_with_agent(tmp_path / "agent.sock", SIZE) as (pilot, app, _):
+        await until(pilot, lambda: app.frames_seen >= 2, "telemetry")
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, StartRunScreen), "start")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.progress.state == "running", "running job")
+        await until(pilot, lambda: "probing" in panel_text(app, "#run"), "a point")
+        assert "suite smoke" in panel_text(app, "#run")
+        await until(pilot, lambda: _job_over(app), "job end", timeout_s=60)
+        progress = panel_text(app, "#run")
+        assert "completed" in progress and "12/12" in progress
 
-                rows = {(r[0], r[1]): r for r in table_rows(app.query_one(ResultsTable))}
-                assert len(rows) == 6
-                # status (all-position/last-position logits) right after model and length
-                assert rows[("tiny-qwen2", "1K")][2] == "ok"
-                assert rows[("tiny-qwen2", "1K")][3].endswith("ms")
-                assert rows[("tiny-qwen2", "16K")][2] == "OOM/ok"
-                assert rows[("tiny-qwen2", "64K")][2] == "skip/OOM"
-                assert rows[("tiny-mamba2", "16K")][2] == "OOM"
-                assert rows[("tiny-mamba2", "1K")][5] != "-"  # TPOT (warm) measured
-                assert rows[("tiny-mamba2", "1K")][6] != "-"  # and the cold pass beside it
+        rows = {(r[0], r[1]): r for r in table_rows(app.query_one(ResultsTable))}
+        assert len(rows) == 6
+        # status (all-position/last-position logits) right after model and length
+        assert rows[("tiny-qwen2", "1K")][2] == "ok"
+        assert rows[("tiny-qwen2", "1K")][3].endswith("ms")
+        assert rows[("tiny-qwen2", "16K")][2] == "OOM/ok"
+        assert rows[("tiny-qwen2", "64K")][2] == "skip/OOM"
+        assert rows[("tiny-mamba2", "16K")][2] == "OOM"
+        assert rows[("tiny-mamba2", "1K")][5] != "-"  # TPOT (warm) measured
+        assert rows[("tiny-mamba2", "1K")][6] != "-"  # and the cold pass beside it
 
-                memory = panel_text(app, "#memory")
-                assert "worker peak, last point" in memory and "RSS" in memory
-                # the last point's energy: integrated from the frames that fell inside it
-                # (how many did depends on timing; what is shown must match what was seen)
-                shown = PowerPanel.energy_text(None, None, app._last_energy_j)
-                assert panel_text(app, "#power-rails").splitlines()[-1] == shown
+        memory = panel_text(app, "#memory")
+        assert "worker peak, last point" in memory and "RSS" in memory
+        # the last point's energy: integrated from the frames that fell inside it
+        # (how many did depends on timing; what is shown must match what was seen)
+        shown = PowerPanel.energy_text(None, None, app._last_energy_j)
+        assert panel_text(app, "#power-rails").splitlines()[-1] == shown
 
-                await pilot.press("k")
-                kernels = panel_text(app, "#kernel-panel")
-                assert "tiny-mamba2" in kernels and "16K tokens" in kernels
-                assert "gemm" in kernels and "50%" in kernels and "ssm_scan" in kernels
-                table = app.query_one("#kernels-table", DataTable)
-                top = table_rows(table)
-                assert top[0][0] == "aten::bmm" and top[0][2] == "36.8%"
-                assert top[1][0].startswith("torch_chunk_scan")
+        await pilot.press("k")
+        kernels = panel_text(app, "#kernel-panel")
+        assert "tiny-mamba2" in kernels and "16K tokens" in kernels
+        assert "gemm" in kernels and "50%" in kernels and "ssm_scan" in kernels
+        table = app.query_one("#kernels-table", DataTable)
+        top = table_rows(table)
+        assert top[0][0] == "aten::bmm" and top[0][2] == "36.8%"
+        assert top[1][0].startswith("torch_chunk_scan")
 
-                await pilot.press("l")
-                log = "\n".join(str(line.text) for line in
-                                app.query_one("#log-view", RichLog).lines)
-                assert "tiny-mamba2: the study ran mamba_ssm" in log
-                assert "oom" in log and "job 1 completed" in log
-
-    asyncio.run(scenario())
+        await pilot.press("l")
+        log = "\n".join(str(line.text) for line in
+                        app.query_one("#log-view", RichLog).lines)
+        assert "tiny-mamba2: the study ran mamba_ssm" in log
+        assert "oom" in log and "job 1 completed" in log
 
 
-def test_cancel_asks_first_then_stops_the_job(tmp_path, monkeypatch):
+@headless
+async def test_cancel_asks_first_then_stops_the_job(tmp_path, monkeypatch):
     use_recordings(monkeypatch, tmp_path, delay_s=0.5)
-    socket = tmp_path / "agent.sock"
 
-    async def scenario() -> None:
-        async with agent_in_process(socket):
-            app = EdgeprobeApp(socket=socket)
-            async with app.run_test(size=SIZE) as pilot:
-                await pilot.press("c")
-                assert not isinstance(app.screen, ConfirmScreen)  # nothing to cancel yet
-                await until(pilot, lambda: app.agent is not None, "connection")
-                await pilot.press("s")
-                await until(pilot, lambda: isinstance(app.screen, StartRunScreen), "start")
-                await pilot.press("ctrl+s")
-                await until(pilot, lambda: app.progress.points_done >= 1, "a point")
-                await pilot.press("c")
-                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm")
-                await pilot.press("n")
-                await pilot.pause(0.3)
-                assert app.progress.state == "running"
-                await pilot.press("c")
-                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm")
-                await pilot.press("y")
-                await until(pilot, lambda: _job_over(app), "job end", timeout_s=30)
-                assert app.progress.state == "cancelled"
-                assert "cancelled" in panel_text(app, "#run")
-                assert app.progress.points_done < 12
-
-    asyncio.run(scenario())
+    async with tui_with_agent(tmp_path / "agent.sock", SIZE) as (pilot, app, _):
+        await pilot.press("c")
+        assert not isinstance(app.screen, ConfirmScreen)  # nothing to cancel yet
+        await until(pilot, lambda: app.agent is not None, "connection")
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, StartRunScreen), "start")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.progress.points_done >= 1, "a point")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm")
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert app.progress.state == "running"
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirm")
+        await pilot.press("y")
+        await until(pilot, lambda: _job_over(app), "job end", timeout_s=30)
+        assert app.progress.state == "cancelled"
+        assert "cancelled" in panel_text(app, "#run")
+        assert app.progress.points_done < 12
 
 
 def test_a_tui_that_joins_mid_run_catches_up_and_the_run_outlives_it(tmp_path, monkeypatch):
@@ -246,47 +238,42 @@ async def select_row(pilot, table: DataTable, first_cell: str) -> None:
     assert names[table.cursor_row] == first_cell
 
 
-def test_help_and_bundle_browser(tmp_path, monkeypatch):
+@headless
+async def test_help_and_bundle_browser(tmp_path, monkeypatch):
     use_recordings(monkeypatch, tmp_path)
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(FIXTURES / "bundles" / "cpu-mini.epb", data / "cpu-mini.epb")
     (data / "broken.epb").write_bytes(b"not a bundle at all")
-    socket = tmp_path / "agent.sock"
 
-    async def scenario() -> None:
-        async with agent_in_process(socket):
-            app = EdgeprobeApp(socket=socket)
-            async with app.run_test(size=SIZE) as pilot:
-                await until(pilot, lambda: app.agent is not None, "connection")
-                await pilot.press("question_mark")
-                assert isinstance(app.screen, HelpScreen)
-                assert "browse bundles" in rendered_text(app.screen.query_one("#help-text").content)
-                await pilot.press("escape")
-                assert not isinstance(app.screen, HelpScreen)
+    async with tui_with_agent(tmp_path / "agent.sock", SIZE) as (pilot, app, _):
+        await until(pilot, lambda: app.agent is not None, "connection")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "browse bundles" in rendered_text(app.screen.query_one("#help-text").content)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
 
-                await pilot.press("b")
-                await until(pilot, lambda: isinstance(app.screen, BundlesScreen), "bundles")
-                table = app.screen.query_one("#bundles-table", DataTable)
-                names = sorted(row[0] for row in table_rows(table))
-                assert names == ["broken.epb", "cpu-mini.epb"]
-                await select_row(pilot, table, "cpu-mini.epb")
-                await pilot.press("enter")
-                summary = app.screen.query_one("#bundle-summary")
-                await until(pilot, lambda: app.screen.query_one("#bundle-view").display,
-                            "summary shown")
-                text = rendered_text(summary.content)
-                assert "cpu-mini.epb" in text and "Results" in text and "tiny-qwen2" in text
-                await pilot.press("escape")
-                assert table.display
-                await select_row(pilot, table, "broken.epb")
-                await pilot.press("enter")
-                await pilot.pause(0.1)
-                assert "cannot read" in rendered_text(summary.content)
-                await pilot.press("escape", "escape")
-                assert not isinstance(app.screen, BundlesScreen)
-
-    asyncio.run(scenario())
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, BundlesScreen), "bundles")
+        table = app.screen.query_one("#bundles-table", DataTable)
+        names = sorted(row[0] for row in table_rows(table))
+        assert names == ["broken.epb", "cpu-mini.epb"]
+        await select_row(pilot, table, "cpu-mini.epb")
+        await pilot.press("enter")
+        summary = app.screen.query_one("#bundle-summary")
+        await until(pilot, lambda: app.screen.query_one("#bundle-view").display,
+                    "summary shown")
+        text = rendered_text(summary.content)
+        assert "cpu-mini.epb" in text and "Results" in text and "tiny-qwen2" in text
+        await pilot.press("escape")
+        assert table.display
+        await select_row(pilot, table, "broken.epb")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert "cannot read" in rendered_text(summary.content)
+        await pilot.press("escape", "escape")
+        assert not isinstance(app.screen, BundlesScreen)
 
 
 def test_the_tui_reconnects_when_the_agent_comes_back(tmp_path):

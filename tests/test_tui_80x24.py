@@ -5,10 +5,9 @@ recorded machine trees through the TUI's own sampler; runs from the recorded eve
 
 from __future__ import annotations
 
-import asyncio
-import functools
+import contextlib
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from edgeprobe.tui.app import EdgeprobeApp
 from edgeprobe.tui.widgets.results import ResultsTable
 from tests.tui_helpers import (
     FIXTURES,
+    headless,
     panel_text,
     recorded_events,
     replay_into,
@@ -30,15 +30,6 @@ from tests.tui_helpers import (
 
 SIZE = (80, 24)
 NO_POWER_MACHINE = FIXTURES / "machines" / "x86-cpu"  # no powercap, no thermal zones
-
-
-def headless(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test body in its own event loop (as the other TUI tests do)."""
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +59,19 @@ def visible_rows(table: DataTable[Any]) -> int:
 async def settle(pilot: Any) -> None:
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+
+
+@contextlib.asynccontextmanager
+async def results_shown(events: list[dict[str, Any]]
+                        ) -> AsyncIterator[tuple[Any, EdgeprobeApp, ResultsTable]]:
+    """The TUI at 80x24 with ``events`` of the recorded run replayed into its results."""
+    app = EdgeprobeApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        table = app.query_one(ResultsTable)
+        replay_into(app, events, start=True)
+        await settle(pilot)
+        yield pilot, app, table
 
 
 @headless
@@ -111,12 +115,7 @@ async def test_one_key_focuses_the_results_and_the_arrows_move_in_them():
 @headless
 async def test_rows_added_while_the_reader_is_up_leave_the_view_where_it_was():
     first, rest = split_before_last_row()
-    app = EdgeprobeApp()
-    async with app.run_test(size=SIZE) as pilot:
-        await started(pilot)
-        table = app.query_one(ResultsTable)
-        replay_into(app, first, start=True)
-        await settle(pilot)
+    async with results_shown(first) as (pilot, app, table):
         assert table.row_count == visible_rows(table)  # the table is full
         await pilot.press("r", *["up"] * table.row_count)
         assert table.cursor_row == 0 and table.scroll_y == 0
@@ -135,12 +134,7 @@ async def test_rows_added_while_the_reader_is_up_leave_the_view_where_it_was():
 @headless
 async def test_rows_are_followed_when_the_cursor_was_on_the_last_row():
     first, rest = split_before_last_row()
-    app = EdgeprobeApp()
-    async with app.run_test(size=SIZE) as pilot:
-        await started(pilot)
-        table = app.query_one(ResultsTable)
-        replay_into(app, first, start=True)
-        await settle(pilot)
+    async with results_shown(first) as (pilot, app, table):
         assert table.cursor_row == table.row_count - 1
         replay_into(app, rest, finish=True)
         await settle(pilot)

@@ -26,8 +26,9 @@ from tests.conftest import REPO
 from tests.tui_helpers import (
     FIXTURES,
     ORIN_NANO,
-    agent_in_process,
+    headless,
     screen_lines,
+    tui_with_agent,
     until,
     use_recordings,
 )
@@ -104,85 +105,68 @@ async def submitted(pilot: Any, server: Any, job_id: int) -> list[str]:
     return list(server.jobs.jobs[job_id].argv)
 
 
-def test_profile_and_jetson_clocks_reach_the_runs_arguments(board, tmp_path):
-    socket = tmp_path / "agent.sock"
+@headless
+async def test_profile_and_jetson_clocks_reach_the_runs_arguments(board, tmp_path):
+    async with tui_with_agent(tmp_path / "agent.sock", SIZE) as (pilot, _, server):
+        screen = await open_dialog(pilot)
+        profile = screen.query_one("#start-profile", Select)
+        assert str(profile.selection) == "auto"
+        overlay = await open_list(pilot, profile)
+        assert prompts(overlay)[0] == "auto (orin-nano-8gb)"  # the detected one
+        await pilot.press("escape")
+        await pilot.press("ctrl+s")  # as it opens: nothing chosen, nothing added
+        first = await submitted(pilot, server, 1)
+        assert first == ["--suite", "smoke", "--device", "auto"]
 
-    async def scenario() -> None:
-        async with agent_in_process(socket) as server:
-            app = EdgeprobeApp(socket=socket)
-            async with app.run_test(size=SIZE) as pilot:
-                screen = await open_dialog(pilot)
-                profile = screen.query_one("#start-profile", Select)
-                assert str(profile.selection) == "auto"
-                overlay = await open_list(pilot, profile)
-                assert prompts(overlay)[0] == "auto (orin-nano-8gb)"  # the detected one
-                await pilot.press("escape")
-                await pilot.press("ctrl+s")  # as it opens: nothing chosen, nothing added
-                first = await submitted(pilot, server, 1)
-                assert first == ["--suite", "smoke", "--device", "auto"]
-
-                screen = await open_dialog(pilot)
-                assert screen.query_one("#start-clocks-row").display  # nvpmodel: a Jetson
-                await choose(pilot, screen.query_one("#start-profile", Select), "agx-orin-64gb")
-                await focus(pilot, screen.query_one("#start-clocks"))
-                await pilot.press("space")
-                await pilot.press("ctrl+s")
-                second = await submitted(pilot, server, 2)
-                assert second[second.index("--device-profile") + 1] == "agx-orin-64gb"
-                assert "--jetson-clocks" in second and "--allow-reboot" not in second
-
-    asyncio.run(scenario())
+        screen = await open_dialog(pilot)
+        assert screen.query_one("#start-clocks-row").display  # nvpmodel: a Jetson
+        await choose(pilot, screen.query_one("#start-profile", Select), "agx-orin-64gb")
+        await focus(pilot, screen.query_one("#start-clocks"))
+        await pilot.press("space")
+        await pilot.press("ctrl+s")
+        second = await submitted(pilot, server, 2)
+        assert second[second.index("--device-profile") + 1] == "agx-orin-64gb"
+        assert "--jetson-clocks" in second and "--allow-reboot" not in second
 
 
-def test_no_jetson_clocks_switch_off_a_jetson(tmp_path, monkeypatch):
+@headless
+async def test_no_jetson_clocks_switch_off_a_jetson(tmp_path, monkeypatch):
     use_recordings(monkeypatch, tmp_path, kernels=False)
     monkeypatch.setenv("EDGEPROBE_SYSFS_ROOT", str(FIXTURES / "machines" / "x86-cpu"))
-    socket = tmp_path / "agent.sock"
 
-    async def scenario() -> None:
-        async with agent_in_process(socket):
-            app = EdgeprobeApp(socket=socket)
-            async with app.run_test(size=SIZE) as pilot:
-                screen = await open_dialog(pilot)
-                assert not screen.query_one("#start-clocks-row").display
-                assert not any("jetson_clocks" in row for row in dialog_rows(app))
-
-    asyncio.run(scenario())
+    async with tui_with_agent(tmp_path / "agent.sock", SIZE) as (pilot, app, _):
+        screen = await open_dialog(pilot)
+        assert not screen.query_one("#start-clocks-row").display
+        assert not any("jetson_clocks" in row for row in dialog_rows(app))
 
 
-def test_a_mode_that_needs_a_reboot_is_marked_and_starts_only_once_agreed(board, tmp_path):
-    socket = tmp_path / "agent.sock"
+@headless
+async def test_a_mode_that_needs_a_reboot_is_marked_and_starts_only_once_agreed(board, tmp_path):
+    async with tui_with_agent(tmp_path / "agent.sock", SIZE) as (pilot, app, server):
+        screen = await open_dialog(pilot)
+        mode = screen.query_one("#start-mode", Select)
+        overlay = await open_list(pilot, mode)
+        assert prompts(overlay) == ["(keep current) (now MAXN_SUPER)", "15W", "25W",
+                                    "MAXN_SUPER", "7W (needs reboot)"]
+        await pilot.press("escape")
+        await choose(pilot, mode, "7W (needs reboot)")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "needs a reboot" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen is screen, "back in the dialog")
+        note = str(screen.query_one("#start-note").render())
+        assert note.startswith("not started: 7W needs a reboot")
+        assert "not started" in "\n".join(screen_lines(app))
+        await pilot.pause(0.3)
+        assert server.jobs.jobs == {}  # no run, no reboot
 
-    async def scenario() -> None:
-        async with agent_in_process(socket) as server:
-            app = EdgeprobeApp(socket=socket)
-            async with app.run_test(size=SIZE) as pilot:
-                screen = await open_dialog(pilot)
-                mode = screen.query_one("#start-mode", Select)
-                overlay = await open_list(pilot, mode)
-                assert prompts(overlay) == ["(keep current) (now MAXN_SUPER)", "15W", "25W",
-                                            "MAXN_SUPER", "7W (needs reboot)"]
-                await pilot.press("escape")
-                await choose(pilot, mode, "7W (needs reboot)")
-                await pilot.press("ctrl+s")
-                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-                assert "needs a reboot" in str(app.screen.query_one("#confirm-question").render())
-                await pilot.press("n")
-                await until(pilot, lambda: app.screen is screen, "back in the dialog")
-                note = str(screen.query_one("#start-note").render())
-                assert note.startswith("not started: 7W needs a reboot")
-                assert "not started" in "\n".join(screen_lines(app))
-                await pilot.pause(0.3)
-                assert server.jobs.jobs == {}  # no run, no reboot
-
-                await pilot.press("ctrl+s")
-                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-                await pilot.press("y")
-                argv = await submitted(pilot, server, 1)
-                assert argv[argv.index("--power-mode") + 1] == "7W"
-                assert "--allow-reboot" in argv
-
-    asyncio.run(scenario())
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        argv = await submitted(pilot, server, 1)
+        assert argv[argv.index("--power-mode") + 1] == "7W"
+        assert "--allow-reboot" in argv
 
 
 def tiny_run(data: Path) -> Path:
@@ -200,36 +184,31 @@ def tiny_run(data: Path) -> Path:
     return out
 
 
-def test_the_size_line_counts_points_and_estimates_from_an_earlier_run(board, tmp_path):
-    socket = tmp_path / "agent.sock"
+@headless
+async def test_the_size_line_counts_points_and_estimates_from_an_earlier_run(board, tmp_path):
     data = tmp_path / "data"
 
-    async def scenario() -> None:
-        async with agent_in_process(socket):
-            app = EdgeprobeApp(socket=socket)
-            async with app.run_test(size=SIZE) as pilot:
-                screen = await open_dialog(pilot)
-                # smoke: 5 models x 3 lengths x 2 prefill variants
-                await until(pilot, lambda: size_line(screen).startswith("30 points;"), "30")
-                assert "no earlier run of smoke here" in size_line(screen)
-                await type_into(pilot, screen.query_one("#start-models", Input),
-                                "tiny-qwen2 tiny-mamba2")
-                await type_into(pilot, screen.query_one("#start-lengths", Input), "1K 4K 8K")
-                await until(pilot, lambda: size_line(screen).startswith("12 points;"), "12")
-                await type_into(pilot, screen.query_one("#start-models", Input), " nope")
-                await until(pilot, lambda: "unknown model 'nope'" in size_line(screen), "error")
-                await pilot.press("escape")
+    async with tui_with_agent(tmp_path / "agent.sock", SIZE) as (pilot, app, _):
+        screen = await open_dialog(pilot)
+        # smoke: 5 models x 3 lengths x 2 prefill variants
+        await until(pilot, lambda: size_line(screen).startswith("30 points;"), "30")
+        assert "no earlier run of smoke here" in size_line(screen)
+        await type_into(pilot, screen.query_one("#start-models", Input),
+                        "tiny-qwen2 tiny-mamba2")
+        await type_into(pilot, screen.query_one("#start-lengths", Input), "1K 4K 8K")
+        await until(pilot, lambda: size_line(screen).startswith("12 points;"), "12")
+        await type_into(pilot, screen.query_one("#start-models", Input), " nope")
+        await until(pilot, lambda: "unknown model 'nope'" in size_line(screen), "error")
+        await pilot.press("escape")
 
-                bundle = await asyncio.to_thread(tiny_run, data)
-                footer = read_bundle(bundle).footer or {}
-                minutes = max(1, round(footer["duration_s"] * 30 / 60))  # one point so far
-                screen = await open_dialog(pilot)
-                await until(pilot, lambda: "earlier" in size_line(screen), "the estimate")
-                assert size_line(screen) == \
-                    f"30 points, about {minutes} min (from 1 earlier run)"
-                assert size_line(screen) in "\n".join(screen_lines(app)).replace("█", "")
-
-    asyncio.run(scenario())
+        bundle = await asyncio.to_thread(tiny_run, data)
+        footer = read_bundle(bundle).footer or {}
+        minutes = max(1, round(footer["duration_s"] * 30 / 60))  # one point so far
+        screen = await open_dialog(pilot)
+        await until(pilot, lambda: "earlier" in size_line(screen), "the estimate")
+        assert size_line(screen) == \
+            f"30 points, about {minutes} min (from 1 earlier run)"
+        assert size_line(screen) in "\n".join(screen_lines(app)).replace("█", "")
 
 
 def dialog_rows(app: EdgeprobeApp) -> list[str]:
@@ -237,24 +216,18 @@ def dialog_rows(app: EdgeprobeApp) -> list[str]:
     return [line[box.x:box.right] for line in screen_lines(app)[box.y:box.bottom]]
 
 
-def test_the_dialog_fits_80x24_and_open_lists_leave_every_label_visible(board, tmp_path):
-    socket = tmp_path / "agent.sock"
-
-    async def scenario() -> None:
-        async with agent_in_process(socket):
-            app = EdgeprobeApp(socket=socket)
-            async with app.run_test(size=SIZE) as pilot:
-                screen = await open_dialog(pilot)
-                box = screen.query_one("#start-box").region
-                assert box.x >= 0 and box.y >= 0 and box.right <= 80 and box.bottom <= 24
-                fields = screen.query_one("#start-fields")
-                assert fields.max_scroll_y == 0  # every field shown at 80x24, none scrolled
-                rows = dialog_rows(app)
-                assert any("start" in row and "cancel" in row for row in rows)
-                for select in screen.query(Select):
-                    await open_list(pilot, select)
-                    shown = [row[2:2 + 13].strip() for row in dialog_rows(app)]
-                    assert all(label in shown for label in LABELS), (select.id, shown)
-                    await pilot.press("escape")
-
-    asyncio.run(scenario())
+@headless
+async def test_the_dialog_fits_80x24_and_open_lists_leave_every_label_visible(board, tmp_path):
+    async with tui_with_agent(tmp_path / "agent.sock", SIZE) as (pilot, app, _):
+        screen = await open_dialog(pilot)
+        box = screen.query_one("#start-box").region
+        assert box.x >= 0 and box.y >= 0 and box.right <= 80 and box.bottom <= 24
+        fields = screen.query_one("#start-fields")
+        assert fields.max_scroll_y == 0  # every field shown at 80x24, none scrolled
+        rows = dialog_rows(app)
+        assert any("start" in row and "cancel" in row for row in rows)
+        for select in screen.query(Select):
+            await open_list(pilot, select)
+            shown = [row[2:2 + 13].strip() for row in dialog_rows(app)]
+            assert all(label in shown for label in LABELS), (select.id, shown)
+            await pilot.press("escape")

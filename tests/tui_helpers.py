@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from edgeprobe.agent.feed import TelemetryFeed
 from edgeprobe.agent.jobs import JobQueue
 from edgeprobe.agent.server import AgentServer
 from edgeprobe.telemetry import BackgroundSampler
+from edgeprobe.tui.app import EdgeprobeApp
 from tests.conftest import REPO
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -92,6 +94,25 @@ async def agent_in_process(path: Path, publish_hz: float = 10.0) -> AsyncIterato
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@contextlib.asynccontextmanager
+async def tui_with_agent(socket: Path, size: tuple[int, int]
+                         ) -> AsyncIterator[tuple[Any, EdgeprobeApp, AgentServer]]:
+    """The TUI at ``size`` against a real agent in this event loop: (pilot, app, agent)."""
+    async with agent_in_process(socket) as server:
+        app = EdgeprobeApp(socket=socket)
+        async with app.run_test(size=size) as pilot:
+            yield pilot, app, server
+
+
+def headless(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test body in its own event loop."""
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
 
 
 def wait_for_socket(path: Path, process: subprocess.Popen[str], timeout_s: float = 30.0) -> None:
