@@ -156,15 +156,17 @@ def _crossover_summary(comparison: Comparison) -> str:
 _SOURCE_RANK = {"search": 0, "search, cut short": 1}  # anything else: a sweep's lower bound
 
 
+def _evidence_rank(item: MaxContext) -> tuple[int, int]:
+    """A finished search before one cut short before a sweep's lower bound, then the largest."""
+    return _SOURCE_RANK.get(item.source, 2), -(item.max_ok_tokens or 0)
+
+
 def _best_evidence(items: list[MaxContext]) -> list[MaxContext]:
-    """One max context per model, implementation and prefill: a finished search before one
-    cut short before a sweep's lower bound, then the largest."""
+    """One max context per model, implementation and prefill: the best ranked."""
     chosen: dict[tuple[str, str, str], MaxContext] = {}
     for item in items:
         key = (item.model, item.implementation, item.variant)
-        rank = (_SOURCE_RANK.get(item.source, 2), -(item.max_ok_tokens or 0))
-        held = chosen.get(key)
-        if held is None or rank < (_SOURCE_RANK.get(held.source, 2), -(held.max_ok_tokens or 0)):
+        if key not in chosen or _evidence_rank(item) < _evidence_rank(chosen[key]):
             chosen[key] = item
     return [chosen[key] for key in sorted(chosen)]
 

@@ -29,7 +29,9 @@ def runs_dir() -> Path:
 
 
 @dataclass(frozen=True)
-class OtherRun:
+class LiveRun:
+    """A run measuring on this host, as its entry in the folder of runs names it."""
+
     pid: int
     device: str
     bundle: str
@@ -62,9 +64,10 @@ class HostRuns:
         self.folder = folder or runs_dir()
         self.pid = os.getpid()
         self.entry = self.folder / f"{self.pid}.json"
-        self.record = {"pid": self.pid, "device": device, "bundle": bundle,
+        # As the others read it, and when this process started: a reused pid is told apart.
+        self.record = {**LiveRun(self.pid, device, bundle).fields(),
                        "process_started": _process_started(self.pid)}
-        self.seen: dict[int, OtherRun] = {}
+        self.seen: dict[int, LiveRun] = {}
         self.announced = False
 
     def announce(self) -> None:
@@ -87,11 +90,11 @@ class HostRuns:
                 self.entry.unlink()
             self.announced = False
 
-    def others(self) -> list[OtherRun]:
+    def others(self) -> list[LiveRun]:
         """Live runs other than this one; entries of runs that died are removed."""
         return [run for run in live_runs(self.folder) if run.pid != self.pid]
 
-    def check(self) -> tuple[list[OtherRun], list[OtherRun], list[OtherRun]]:
+    def check(self) -> tuple[list[LiveRun], list[LiveRun], list[LiveRun]]:
         """(live others, those new since the last check, those gone since it)."""
         now = {run.pid: run for run in self.others()}
         arrived = [run for pid, run in now.items() if pid not in self.seen]
@@ -113,7 +116,7 @@ class HostRuns:
         return len(live)
 
 
-def live_runs(folder: Path | None = None) -> list[OtherRun]:
+def live_runs(folder: Path | None = None) -> list[LiveRun]:
     """Every run measuring on this host now; entries of runs that died are removed."""
     folder = folder or runs_dir()
     found = []
@@ -132,7 +135,7 @@ def live_runs(folder: Path | None = None) -> list[OtherRun]:
             with contextlib.suppress(OSError):  # that run died (its pid may be reused)
                 path.unlink()
             continue
-        found.append(OtherRun(pid, str(record.get("device") or "?"),
+        found.append(LiveRun(pid, str(record.get("device") or "?"),
                               str(record.get("bundle") or "?")))
     return found
 
