@@ -76,3 +76,15 @@ def test_the_runs_measuring_on_this_host(cli, tmp_path):
     assert f"runs        pid {run.pid} on cpu ({out})" in text.splitlines()
     after = json.loads(cli("status", "--local", "--json", env=ENV).stdout)
     assert after["runs"] == []
+
+
+def test_each_run_has_a_line_of_its_own():
+    from edgeprobe.commands.status import text
+
+    runs = [{"pid": 11, "device": "NVIDIA H200 (cuda:0)", "bundle": "/data/edge.epb"},
+            {"pid": 12, "device": "NVIDIA H200 (cuda:1)", "bundle": "/data/desktop.epb"}]
+    document = {"time_unix_s": 0.0, "source": "sampled here", "power_state": {}, "readings": {},
+                "job": None, "queued": [], "runs": runs}
+    assert text(document)[-2:] == [
+        "runs        pid 11 on NVIDIA H200 (cuda:0) (/data/edge.epb)",
+        "            pid 12 on NVIDIA H200 (cuda:1) (/data/desktop.epb)"]

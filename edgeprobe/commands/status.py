@@ -94,10 +94,10 @@ def text(document: dict[str, Any]) -> list[str]:
         if items:
             lines += _lines(group, items)
     lines.append(_job_line(document["job"], document["queued"]))
-    runs = document.get("runs") or []
-    lines.append("runs        " + ("; ".join(f"pid {r['pid']} on {r['device']} ({r['bundle']})"
-                                             for r in runs) if runs
-                                   else "none measuring on this host"))
+    # One run a line, as the other groups: a bundle's path is long and is never split.
+    runs = [f"pid {r['pid']} on {r['device']} ({r['bundle']})" for r in document.get("runs") or []]
+    for index, entry in enumerate(runs or ["none measuring on this host"]):
+        lines.append(f"{'runs' if index == 0 else '':<12}{entry}")
     return lines
 
 
